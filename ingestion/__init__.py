@@ -1,0 +1,1 @@
+"""Python ingestion for the lakehouse: landing files and Kafka topics into bronze Delta tables."""

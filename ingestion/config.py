@@ -1,0 +1,122 @@
+"""Every setting of the lakehouse, read from the environment once, with local defaults.
+
+This is the only module that reads `LAKEHOUSE_*` variables; everything else asks `settings()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not an integer") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    """The data home: warehouse, metastore, Kafka data, landing zone, logs and pid files."""
+    cache: Path
+    """Downloaded jars and the Maven repository; survives `lakehouse clean` unless asked."""
+    maven_mirror: str
+    """A Maven repository URL to use instead of Maven Central (empty: Maven's own settings)."""
+
+    kafka_host: str
+    kafka_port: int
+    kafka_controller_port: int
+    kafka_heap: str
+    kafka_version: str
+
+    spark_host: str
+    thrift_port: int
+    connect_port: int
+    spark_ui_port: int
+    spark_master: str
+    spark_driver_memory: str
+    spark_warehouse: str
+    spark_metastore_url: str
+    spark_shuffle_partitions: int
+    delta_version: str
+
+    start_timeout_s: int
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def spark_connect_url(self) -> str:
+        return f"sc://{self.spark_host}:{self.connect_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.home / "tmp"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def spark_dir(self) -> Path:
+        return self.home / "spark"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.cache / "jars"
+
+
+@cache
+def settings() -> Settings:
+    home = Path(_env("LAKEHOUSE_HOME", str(PROJECT_ROOT / ".lakehouse"))).resolve()
+    cache_dir = Path(_env("LAKEHOUSE_CACHE", str(home / "cache"))).resolve()
+    spark_host = _env("LAKEHOUSE_SPARK_HOST", "127.0.0.1")
+    return Settings(
+        home=home,
+        cache=cache_dir,
+        maven_mirror=_env("LAKEHOUSE_MAVEN_MIRROR", ""),
+        kafka_host=_env("LAKEHOUSE_KAFKA_HOST", "127.0.0.1"),
+        kafka_port=_env_int("LAKEHOUSE_KAFKA_PORT", 9092),
+        kafka_controller_port=_env_int("LAKEHOUSE_KAFKA_CONTROLLER_PORT", 9093),
+        kafka_heap=_env("LAKEHOUSE_KAFKA_HEAP", "512m"),
+        kafka_version=_env("LAKEHOUSE_KAFKA_VERSION", "4.1.1"),
+        spark_host=spark_host,
+        thrift_port=_env_int("LAKEHOUSE_THRIFT_PORT", 10000),
+        connect_port=_env_int("LAKEHOUSE_CONNECT_PORT", 15002),
+        spark_ui_port=_env_int("LAKEHOUSE_SPARK_UI_PORT", 4040),
+        spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]"),
+        spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"),
+        spark_warehouse=_env("LAKEHOUSE_SPARK_WAREHOUSE", str(home / "warehouse")),
+        spark_metastore_url=_env(
+            "LAKEHOUSE_METASTORE_URL",
+            f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true",
+        ),
+        spark_shuffle_partitions=_env_int("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
+        delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),
+        start_timeout_s=_env_int("LAKEHOUSE_START_TIMEOUT", 180),
+    )

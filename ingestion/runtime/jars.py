@@ -1,0 +1,146 @@
+"""Jars the services need, fetched from Maven Central with Maven into the cache, never committed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestion.config import Settings
+from ingestion.errors import LakehouseError
+
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>lakehouse</groupId><artifactId>{name}-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+{dependencies}
+  </dependencies>
+</project>
+"""
+
+_SETTINGS_WITH_MIRROR = """<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0">
+  <mirrors><mirror><id>lakehouse-mirror</id><mirrorOf>*</mirrorOf><url>{url}</url></mirror></mirrors>
+</settings>
+"""
+
+_NETWORK_SIGNS = (
+    "Could not transfer",
+    "Connection refused",
+    "UnknownHost",
+    "Unknown host",
+    "Connect to",
+    "timed out",
+    "Network is unreachable",
+)
+
+
+@dataclass(frozen=True)
+class JarBundle:
+    """A set of Maven artifacts copied, with or without their dependencies, into one folder."""
+
+    name: str
+    artifacts: tuple[str, ...]  # groupId:artifactId:version
+    transitive: bool
+
+    def directory(self, settings: Settings) -> Path:
+        return settings.jars_dir / self.name
+
+    def _marker(self, settings: Settings) -> Path:
+        return self.directory(settings) / ".complete"
+
+    def is_complete(self, settings: Settings) -> bool:
+        marker = self._marker(settings)
+        return marker.exists() and marker.read_text() == "\n".join(self.artifacts)
+
+    def classpath(self, settings: Settings) -> list[Path]:
+        return sorted(self.directory(settings).glob("*.jar"))
+
+
+def kafka_bundle(settings: Settings) -> JarBundle:
+    return JarBundle(
+        name="kafka",
+        artifacts=(
+            f"org.apache.kafka:kafka_2.13:{settings.kafka_version}",
+            "org.apache.logging.log4j:log4j-slf4j-impl:2.24.3",
+        ),
+        transitive=True,
+    )
+
+
+def delta_bundle(settings: Settings) -> JarBundle:
+    # Spark already ships everything else Delta depends on (antlr, jackson, scala).
+    return JarBundle(
+        name="spark",
+        artifacts=(
+            f"io.delta:delta-spark_2.13:{settings.delta_version}",
+            f"io.delta:delta-storage:{settings.delta_version}",
+        ),
+        transitive=False,
+    )
+
+
+def ensure_jars(bundle: JarBundle, settings: Settings) -> list[Path]:
+    """Return the bundle's jars, downloading them with Maven the first time."""
+    if bundle.is_complete(settings):
+        return bundle.classpath(settings)
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise LakehouseError(
+            f"the {bundle.name} jars are missing from {bundle.directory(settings)} and Maven (mvn) "
+            "is not installed to fetch them",
+            hint="install Maven (apt-get install maven), or copy the jars into that folder",
+        )
+    work = settings.cache / "maven" / bundle.name
+    work.mkdir(parents=True, exist_ok=True)
+    pom = work / "pom.xml"
+    pom.write_text(_POM.format(name=bundle.name, dependencies=_dependencies_xml(bundle.artifacts)))
+    target = bundle.directory(settings)
+    if target.exists():
+        shutil.rmtree(target)
+    command = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(pom),
+        f"-Dmaven.repo.local={settings.cache / 'maven' / 'repository'}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={target}",
+        "-DincludeScope=runtime",
+        f"-DexcludeTransitive={'false' if bundle.transitive else 'true'}",
+    ]
+    if settings.maven_mirror:
+        maven_settings = work / "settings.xml"
+        maven_settings.write_text(_SETTINGS_WITH_MIRROR.format(url=settings.maven_mirror))
+        command[1:1] = ["-s", str(maven_settings)]
+    print(f"fetching {bundle.name} jars with Maven into {target} ...", flush=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        source = settings.maven_mirror or "Maven Central"
+        if any(sign in output for sign in _NETWORK_SIGNS):
+            raise LakehouseError(
+                f"could not download the {bundle.name} jars ({', '.join(bundle.artifacts)}): "
+                f"{source} is unreachable",
+                hint="check the network or proxy, set LAKEHOUSE_MAVEN_MIRROR to a reachable "
+                f"repository, or copy the jars into {target}",
+            )
+        raise LakehouseError(
+            f"Maven failed to fetch the {bundle.name} jars:\n{output[-2000:]}",
+            hint=f"run the command by hand to see more: {' '.join(command)}",
+        )
+    bundle._marker(settings).write_text("\n".join(bundle.artifacts))
+    return bundle.classpath(settings)
+
+
+def _dependencies_xml(artifacts: tuple[str, ...]) -> str:
+    rows = []
+    for coordinates in artifacts:
+        group, artifact, version = coordinates.split(":")
+        rows.append(
+            f"    <dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
+            f"<version>{version}</version></dependency>"
+        )
+    return "\n".join(rows)

@@ -1,0 +1,131 @@
+"""The Spark lakehouse server: one driver that owns the Hive metastore and the Delta warehouse.
+
+It serves Thrift/JDBC (dbt, beeline, BI tools) and Spark Connect (ingestion, PySpark) from the
+same process, so every client sees the same tables and only one JVM ever opens the metastore.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyspark
+
+from ingestion.config import Settings
+from ingestion.runtime.jars import delta_bundle, ensure_jars
+from ingestion.runtime.service import Port, Service
+
+_LOG4J2 = """rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.thrift.name = org.apache.spark.sql.hive.thriftserver
+logger.thrift.level = info
+logger.connect.name = org.apache.spark.sql.connect.service
+logger.connect.level = info
+"""
+
+
+def spark_home() -> Path:
+    return Path(pyspark.__file__).resolve().parent
+
+
+def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
+    """Spark settings shared by the server and the embedded (in-process) session."""
+    return {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.sources.default": "delta",
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+        "spark.sql.warehouse.dir": settings.spark_warehouse,
+        "spark.hadoop.javax.jdo.option.ConnectionURL": settings.spark_metastore_url,
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.local.dir": str(settings.tmp_dir),
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    }
+
+
+class SparkServer(Service):
+    name = "spark"
+    marker = "spark"
+
+    def ports(self) -> list[Port]:
+        s = self.settings
+        return [Port("thrift", s.spark_host, s.thrift_port), Port("connect", s.spark_host, s.connect_port)]
+
+    @property
+    def _conf_dir(self) -> Path:
+        return self.settings.spark_dir / "conf"
+
+    def prepare(self) -> None:
+        self._jars = ensure_jars(delta_bundle(self.settings), self.settings)
+        self._conf_dir.mkdir(parents=True, exist_ok=True)
+        (self._conf_dir / "log4j2.properties").write_text(_LOG4J2)
+        (self.settings.home / "metastore").mkdir(parents=True, exist_ok=True)
+
+    def command(self, java: str) -> tuple[list[str], dict[str, str]]:
+        s = self.settings
+        host = s.spark_host
+        java_options = " ".join(
+            [
+                f"-Dlakehouse.service={self.marker}",
+                f"-Dderby.system.home={s.home / 'metastore'}",
+                f"-Djava.io.tmpdir={s.tmp_dir}",
+                "-XX:-UsePerfData",
+            ]
+        )
+        conf = {
+            **lakehouse_spark_conf(s),
+            "spark.driver.host": host,
+            "spark.driver.bindAddress": host,
+            "spark.ui.port": str(s.spark_ui_port),
+            "spark.connect.grpc.binding.address": host,
+            "spark.connect.grpc.binding.port": str(s.connect_port),
+            "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+            "spark.driver.extraJavaOptions": java_options,
+            "spark.sql.hive.thriftServer.singleSession": "false",
+        }
+        hive_conf = {
+            "hive.server2.thrift.bind.host": host,
+            "hive.server2.thrift.port": str(s.thrift_port),
+            "hive.server2.logging.operation.log.location": str(s.tmp_dir / "operation_logs"),
+            "hive.exec.scratchdir": str(s.tmp_dir / "hive-scratch"),
+            "hive.exec.local.scratchdir": str(s.tmp_dir / "hive-local-scratch"),
+            "hive.downloaded.resources.dir": str(s.tmp_dir / "hive-resources"),
+            "hive.querylog.location": str(s.tmp_dir / "hive-querylog"),
+        }
+        argv = [
+            str(spark_home() / "bin" / "spark-submit"),
+            "--class",
+            "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+            "--name",
+            "lakehouse-spark-server",
+            "--master",
+            s.spark_master,
+            "--driver-memory",
+            s.spark_driver_memory,
+            "--jars",
+            ",".join(str(jar) for jar in self._jars),
+            # Thrift sessions resolve data sources through the system class loader, which
+            # does not see --jars; Delta must be on the driver's class path as well.
+            "--driver-class-path",
+            ":".join(str(jar) for jar in self._jars),
+        ]
+        for key, value in conf.items():
+            argv += ["--conf", f"{key}={value}"]
+        argv.append("spark-internal")
+        for key, value in hive_conf.items():
+            argv += ["--hiveconf", f"{key}={value}"]
+        env = {
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_CONF_DIR": str(self._conf_dir),
+            "SPARK_LOCAL_IP": host,
+            "SPARK_LOG_DIR": str(s.logs_dir),
+        }
+        return argv, env
