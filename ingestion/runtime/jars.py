@@ -25,6 +25,8 @@ _SETTINGS_WITH_MIRROR = """<settings xmlns="http://maven.apache.org/SETTINGS/1.0
 </settings>
 """
 
+_DEPENDENCY_PLUGIN = "3.8.1"
+
 _NETWORK_SIGNS = (
     "Could not transfer",
     "Connection refused",
@@ -33,6 +35,8 @@ _NETWORK_SIGNS = (
     "Connect to",
     "timed out",
     "Network is unreachable",
+    "No plugin found",  # offline with an empty local repository
+    "could not be resolved",
 )
 
 
@@ -106,7 +110,8 @@ def ensure_jars(bundle: JarBundle, settings: Settings) -> list[Path]:
         "-f",
         str(pom),
         f"-Dmaven.repo.local={settings.cache / 'maven' / 'repository'}",
-        "dependency:copy-dependencies",
+        "-Dstyle.color=never",
+        f"org.apache.maven.plugins:maven-dependency-plugin:{_DEPENDENCY_PLUGIN}:copy-dependencies",
         f"-DoutputDirectory={target}",
         "-DincludeScope=runtime",
         f"-DexcludeTransitive={'false' if bundle.transitive else 'true'}",

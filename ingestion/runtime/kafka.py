@@ -140,9 +140,7 @@ class KafkaBroker(Service):
         from kafka.errors import KafkaError
 
         try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=5000
-            )
+            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=5000)
         except KafkaError:
             return False
         try:

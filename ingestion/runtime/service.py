@@ -6,6 +6,7 @@ stopping, status, stale pid files and taken ports are handled here once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -205,18 +206,31 @@ class Service(ABC):
             print(f"{self.name}: not running", flush=True)
             return
         print(f"{self.name}: stopping (pid {process.pid})", flush=True)
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout_s)
-        except psutil.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGTERM)
+        if not _wait_gone(process, timeout_s):
             print(f"{self.name}: did not stop in {timeout_s:.0f}s, killing it", flush=True)
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+            _signal_group(process.pid, signal.SIGKILL)
+            _wait_gone(process, 30)
         self.pid_file.unlink(missing_ok=True)
         print(f"{self.name}: stopped", flush=True)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
+
+
+def _wait_gone(process: psutil.Process, timeout_s: float) -> bool:
+    """Wait until the process has exited (a zombie left to its parent counts as exited)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _tail(path: Path, lines: int = 30) -> str:

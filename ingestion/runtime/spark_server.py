@@ -43,6 +43,7 @@ def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": settings.spark_metastore_url,
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
@@ -63,11 +64,25 @@ class SparkServer(Service):
     def _conf_dir(self) -> Path:
         return self.settings.spark_dir / "conf"
 
+    def _hive_dirs(self) -> dict[str, Path]:
+        tmp = self.settings.tmp_dir
+        return {
+            "hive.server2.logging.operation.log.location": tmp / "operation_logs",
+            "hive.exec.scratchdir": tmp / "hive-scratch",
+            "hive.exec.local.scratchdir": tmp / "hive-local-scratch",
+            "hive.downloaded.resources.dir": tmp / "hive-resources",
+            "hive.querylog.location": tmp / "hive-querylog",
+        }
+
     def prepare(self) -> None:
         self._jars = ensure_jars(delta_bundle(self.settings), self.settings)
         self._conf_dir.mkdir(parents=True, exist_ok=True)
         (self._conf_dir / "log4j2.properties").write_text(_LOG4J2)
         (self.settings.home / "metastore").mkdir(parents=True, exist_ok=True)
+        # Created up front: Hive sessions opened at the same moment race to create them and
+        # the loser fails with "Couldn't create directory".
+        for folder in self._hive_dirs().values():
+            folder.mkdir(parents=True, exist_ok=True)
 
     def command(self, java: str) -> tuple[list[str], dict[str, str]]:
         s = self.settings
@@ -94,11 +109,7 @@ class SparkServer(Service):
         hive_conf = {
             "hive.server2.thrift.bind.host": host,
             "hive.server2.thrift.port": str(s.thrift_port),
-            "hive.server2.logging.operation.log.location": str(s.tmp_dir / "operation_logs"),
-            "hive.exec.scratchdir": str(s.tmp_dir / "hive-scratch"),
-            "hive.exec.local.scratchdir": str(s.tmp_dir / "hive-local-scratch"),
-            "hive.downloaded.resources.dir": str(s.tmp_dir / "hive-resources"),
-            "hive.querylog.location": str(s.tmp_dir / "hive-querylog"),
+            **{key: str(folder) for key, folder in self._hive_dirs().items()},
         }
         argv = [
             str(spark_home() / "bin" / "spark-submit"),

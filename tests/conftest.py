@@ -1,0 +1,98 @@
+"""Test-wide setup: a data home and ports of their own, and the real services started once.
+
+The tests never touch the user's `.lakehouse` state or ports: they run under `.lakehouse/test`
+on ports beside the defaults, and share only the jar cache. Services are stopped at the end,
+also when a test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+TEST_ENV = {
+    "LAKEHOUSE_HOME": str(PROJECT_ROOT / ".lakehouse" / "test"),
+    "LAKEHOUSE_KAFKA_PORT": "19092",
+    "LAKEHOUSE_KAFKA_CONTROLLER_PORT": "19093",
+    "LAKEHOUSE_THRIFT_PORT": "20000",
+    "LAKEHOUSE_CONNECT_PORT": "25002",
+    "LAKEHOUSE_SPARK_UI_PORT": "24040",
+}
+os.environ.update(TEST_ENV)
+os.environ.setdefault("LAKEHOUSE_CACHE", str(PROJECT_ROOT / ".lakehouse" / "cache"))
+for name in [name for name in os.environ if name.startswith("LAKEHOUSE_") and name not in TEST_ENV]:
+    if name not in ("LAKEHOUSE_CACHE", "LAKEHOUSE_MAVEN_MIRROR"):
+        del os.environ[name]
+
+from ingestion.config import settings  # noqa: E402  (after the environment is set)
+from ingestion.runtime.kafka import KafkaBroker  # noqa: E402
+from ingestion.runtime.spark_server import SparkServer  # noqa: E402
+
+
+def lakehouse_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the `lakehouse` CLI as a user would, in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def dbt_cli(*args: str) -> subprocess.CompletedProcess:
+    dbt = str(Path(sys.executable).parent / "dbt")
+    # A Spark Connect client in this process sets SPARK_CONNECT_MODE_ENABLED, which would turn
+    # dbt's embedded (classic) session into a Connect client.
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
+    return subprocess.run(
+        [dbt, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def _started(service_name: str) -> None:
+    # Started through the CLI, as users do, so the service is not a child of the test process.
+    result = lakehouse_cli(service_name, "start")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def kafka() -> KafkaBroker:
+    broker = KafkaBroker(settings())
+    _started("kafka")
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_server() -> SparkServer:
+    server = SparkServer(settings())
+    _started("spark")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def thrift(spark_server: SparkServer):
+    """A function running one SQL statement over Thrift/JDBC (PyHive) and returning its rows."""
+    from pyhive import hive
+
+    def run(sql: str) -> list[tuple]:
+        if not spark_server.status().running:
+            _started("spark")
+        connection = hive.connect(host=settings().spark_host, port=settings().thrift_port, username="tests")
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            connection.close()
+
+    return run

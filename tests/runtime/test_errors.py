@@ -1,0 +1,100 @@
+"""Expected failures end with a clear message, a hint and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import lakehouse_cli
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _isolated(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A data home and ports of its own, so nothing collides with the session's services."""
+    return {
+        "LAKEHOUSE_HOME": str(tmp_path / "home"),
+        "LAKEHOUSE_KAFKA_PORT": str(_free_port()),
+        "LAKEHOUSE_KAFKA_CONTROLLER_PORT": str(_free_port()),
+        **extra,
+    }
+
+
+def _assert_clean_failure(result: subprocess.CompletedProcess, *phrases: str) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "hint:" in result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr
+
+
+def test_java_missing(tmp_path):
+    env = _isolated(tmp_path, PATH=str(tmp_path / "empty-bin"), JAVA_HOME="")
+    result = lakehouse_cli("kafka", "start", env=env)
+    _assert_clean_failure(result, "Java was not found", "Java 17+")
+
+
+def test_java_older_than_17(tmp_path):
+    java_home = tmp_path / "jdk11"
+    (java_home / "bin").mkdir(parents=True)
+    java = java_home / "bin" / "java"
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
+    java.chmod(java.stat().st_mode | stat.S_IEXEC)
+    result = lakehouse_cli("spark", "start", env=_isolated(tmp_path, JAVA_HOME=str(java_home)))
+    _assert_clean_failure(result, "Java 11 found", "need Java 17 or newer")
+
+
+def test_port_taken_by_another_program(tmp_path):
+    env = _isolated(tmp_path)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(env["LAKEHOUSE_KAFKA_PORT"])))
+        squatter.listen()
+        result = lakehouse_cli("kafka", "start", env=env)
+    _assert_clean_failure(
+        result, f"broker port 127.0.0.1:{env['LAKEHOUSE_KAFKA_PORT']} is already taken", "LAKEHOUSE_"
+    )
+    assert not (tmp_path / "home" / "run" / "kafka.pid").exists()
+
+
+def test_jars_missing_and_maven_central_unreachable(tmp_path):
+    env = _isolated(
+        tmp_path,
+        LAKEHOUSE_CACHE=str(tmp_path / "empty-cache"),
+        LAKEHOUSE_MAVEN_MIRROR=f"http://127.0.0.1:{_free_port()}/maven2",
+    )
+    result = lakehouse_cli("jars", env=env)
+    _assert_clean_failure(
+        result, "could not download the kafka jars", "unreachable", "LAKEHOUSE_MAVEN_MIRROR"
+    )
+
+
+def test_start_over_a_stale_pid_file_recovers(tmp_path):
+    env = _isolated(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run_dir = tmp_path / "home" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "kafka.pid").write_text(str(dead.pid))
+
+    started = lakehouse_cli("kafka", "start", env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert (
+            f"removing stale pid file {run_dir / 'kafka.pid'} (process {dead.pid} is not running"
+            in started.stdout
+        )
+        pid = int((run_dir / "kafka.pid").read_text())
+        assert pid != dead.pid
+        os.kill(pid, 0)  # the new broker is alive
+        assert "kafka: running" in lakehouse_cli("kafka", "status", env=env).stdout
+    finally:
+        lakehouse_cli("kafka", "stop", env=env)
+    assert not (run_dir / "kafka.pid").exists()
