@@ -26,6 +26,14 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name}={raw!r} is not an integer") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -53,6 +61,10 @@ class Settings:
     delta_version: str
 
     start_timeout_s: int
+
+    ingest_batch_rows: int
+    ingest_bad_share_threshold: float
+    ingest_settle_seconds: float
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -119,4 +131,7 @@ def settings() -> Settings:
         spark_shuffle_partitions=_env_int("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),
         start_timeout_s=_env_int("LAKEHOUSE_START_TIMEOUT", 180),
+        ingest_batch_rows=_env_int("LAKEHOUSE_INGEST_BATCH_ROWS", 50_000),
+        ingest_bad_share_threshold=_env_float("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
+        ingest_settle_seconds=_env_float("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )

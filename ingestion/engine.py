@@ -1,0 +1,459 @@
+"""Land files and Kafka topics in bronze exactly once, in bounded batches.
+
+A batch is planned before it is read: a file, its content hash and the records to take, or
+per-partition Kafka offset ranges. The plan is written to the ledger (`started`) first, so a
+batch interrupted at any point is re-run from the same plan. Bronze and quarantine writes are
+idempotent Delta appends (`txnAppId` = source, `txnVersion` = batch number): a re-run skips
+whatever already landed. Kafka offsets are committed to the broker only after the ledger says
+`committed`, and are informational: on start the consumer resumes from the ledger.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import itertools
+import os
+import signal
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ingestion import ledger
+from ingestion.config import settings
+from ingestion.errors import LakehouseError
+from ingestion.ledger import Batch
+from ingestion.readers import Record, read_records
+from ingestion.sources import Source
+from ingestion.validation import validate
+
+DONE = ("committed", "quarantined", "rolled_back")
+
+
+@dataclass(frozen=True)
+class Options:
+    batch_rows: int = 50_000
+    """Most records in one batch: bounds memory whatever the size of a file or topic."""
+    bad_share_threshold: float = 0.2
+    """A batch with a larger share of bad records is quarantined whole."""
+    settle_seconds: float = 5.0
+    """A file modified more recently than this is still being written: left for the next run."""
+
+    @classmethod
+    def from_env(cls) -> Options:
+        s = settings()
+        return cls(s.ingest_batch_rows, s.ingest_bad_share_threshold, s.ingest_settle_seconds)
+
+
+def _crash_point(name: str) -> None:
+    """Fault injection for the exactly-once tests: die here as `kill -9` would."""
+    if os.environ.get("LAKEHOUSE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def source_lock(source: Source) -> Iterator[None]:
+    """One ingestion per source at a time on this machine."""
+    settings().run_dir.mkdir(parents=True, exist_ok=True)
+    with (settings().run_dir / f"ingest-{source.name}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LakehouseError(
+                f"another ingestion of {source.name} is running",
+                hint="wait for it to finish; batches are never processed twice",
+            ) from None
+        yield
+
+
+class BatchWriter:
+    """Writes one planned batch to bronze, quarantine and the ledger."""
+
+    def __init__(self, spark: SparkSession, source: Source, options: Options) -> None:
+        self.spark, self.source, self.options = spark, source, options
+        ledger.ensure_tables(spark, source)
+        self.known = ledger.batches(spark, source.name)
+
+    def next_batch(self, plan: dict, note: str | None = None) -> Batch:
+        seq = max((batch.seq for batch in self.known), default=0) + 1
+        batch = Batch(f"{self.source.name}-{seq:06d}", self.source.name, seq, "started", plan, note=note)
+        ledger.record_event(self.spark, batch)
+        self.known.append(batch)
+        return batch
+
+    def write(self, batch: Batch, staged: pa.Table) -> Batch:
+        frame = self.spark.createDataFrame(staged)
+        checked = validate(self.source, frame).withColumns(
+            {"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.lit(datetime.now(UTC))}
+        )
+        checked = checked.cache()
+        total = staged.num_rows
+        bad = checked.where("_reason is not null").count() if total else 0
+        threshold = self.options.bad_share_threshold
+        if total and bad / total > threshold:
+            batch.status = "quarantined"
+            batch.note = (
+                f"{bad} of {total} records bad ({bad / total:.0%}), above the threshold of {threshold:.0%}: "
+                "the whole batch is in quarantine"
+            )
+            whole = checked.withColumn(
+                "_reason", F.coalesce("_reason", F.lit(f"batch {batch.batch_id} quarantined whole: {batch.note}"))
+            )
+            self._append_quarantine(whole, batch)
+            good = 0
+        else:
+            batch.status = "committed"
+            if bad:
+                self._append_quarantine(checked.where("_reason is not null"), batch)
+            _crash_point("after_quarantine_write")
+            good = total - bad
+            if good:
+                self._append(checked.where("_reason is null").drop("_reason"), self.source.table, batch)
+            _crash_point("after_bronze_write")
+        checked.unpersist()
+        batch.rows_good, batch.rows_bad = good, bad if batch.status == "committed" else total
+        batch.delta_version = ledger.written_version(self.spark, self.source.table, batch.batch_id)
+        ledger.record_event(self.spark, batch)
+        _crash_point("after_ledger_commit")
+        return batch
+
+    def _append(self, frame: DataFrame, table: str, batch: Batch) -> None:
+        (
+            frame.write.format("delta")
+            .mode("append")
+            .option("txnAppId", f"lakehouse-{self.source.name}")
+            .option("txnVersion", batch.seq)
+            .option("userMetadata", batch.batch_id)
+            .saveAsTable(table)
+        )
+
+    def _append_quarantine(self, frame: DataFrame, batch: Batch) -> None:
+        is_file = self.source.kind == "file"
+        rows = frame.where("_reason is not null").select(
+            F.lit(self.source.name).alias("source"),
+            F.lit(batch.batch_id).alias("batch_id"),
+            (F.col("_source_file") if is_file else F.lit(None).cast("string")).alias("source_file"),
+            (F.col("_source_line") if is_file else F.lit(None).cast("bigint")).alias("source_line"),
+            (F.lit(None).cast("string") if is_file else F.col("_kafka_topic")).alias("kafka_topic"),
+            (F.lit(None).cast("int") if is_file else F.col("_kafka_partition")).alias("kafka_partition"),
+            (F.lit(None).cast("bigint") if is_file else F.col("_kafka_offset")).alias("kafka_offset"),
+            F.col("_raw").alias("raw"),
+            F.col("_reason").alias("reason"),
+            F.col("_ingested_at").alias("quarantined_at"),
+        )
+        self._append(rows, ledger.QUARANTINE, batch)
+
+
+# -- staging -------------------------------------------------------------------------------
+_FIELDS_TYPE = pa.map_(pa.string(), pa.string())
+
+
+def stage_file_records(records: list[Record], file_name: str) -> pa.Table:
+    return pa.table(
+        {
+            "_raw": pa.array([r.raw for r in records], pa.string()),
+            "_fields": pa.array([list(r.fields.items()) if r.fields else None for r in records], _FIELDS_TYPE),
+            "_error": pa.array([r.error for r in records], pa.string()),
+            "_source_file": pa.array([file_name] * len(records), pa.string()),
+            "_source_line": pa.array([r.position for r in records], pa.int64()),
+        }
+    )
+
+
+# -- files ---------------------------------------------------------------------------------
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record], bool]]:
+    """Consecutive chunks of `size` records, each with whether it is the last one."""
+    iterator = iter(records)
+    chunk = list(itertools.islice(iterator, size))
+    while True:
+        following = list(itertools.islice(iterator, size))
+        yield chunk, not following
+        if not following:
+            return
+        chunk = following
+
+
+def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[Batch]:
+    folder = settings().landing_dir / source.name
+    folder.mkdir(parents=True, exist_ok=True)
+    with source_lock(source):
+        writer = BatchWriter(spark, source, options)
+        done: list[Batch] = []
+        for batch in [b for b in writer.known if b.status == "started"]:
+            done.extend(_resume_file_batch(writer, folder, batch))
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            age = time.time() - path.stat().st_mtime
+            name = str(path.relative_to(folder))
+            if age < options.settle_seconds:
+                print(f"{source.name}: {name} changed {age:.1f}s ago, still being written; left for the next run")
+                continue
+            done.extend(_ingest_file(writer, folder, name, file_sha256(path)))
+        return done
+
+
+def _ingest_file(writer: BatchWriter, folder: Path, name: str, sha256: str) -> list[Batch]:
+    chunks_of_this_version = [
+        b for b in writer.known if b.plan.get("file") == name and b.plan.get("sha256") == sha256 and b.status in DONE
+    ]
+    if any(b.plan.get("eof") for b in chunks_of_this_version):
+        return []
+    start = max((b.plan["start_record"] + b.plan["records"] for b in chunks_of_this_version), default=0)
+    return _run_file_plan(writer, folder, name, sha256, start, note=None)
+
+
+def _run_file_plan(
+    writer: BatchWriter, folder: Path, name: str, sha256: str, start: int, note: str | None
+) -> list[Batch]:
+    size = writer.options.batch_rows
+    records = itertools.islice(read_records(writer.source, folder / name), start, None)
+    written = []
+    for chunk, last in _chunks(records, size):
+        plan = {"file": name, "sha256": sha256, "start_record": start, "max_records": size}
+        batch = writer.next_batch(plan, note=note)
+        written.append(_finish_file_batch(writer, batch, chunk, last))
+        start += len(chunk)
+    return written
+
+
+def _finish_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
+    batch.plan = {**batch.plan, "records": len(chunk), "eof": last}
+    result = writer.write(batch, stage_file_records(chunk, batch.plan["file"]))
+    print(f"{writer.source.name}: {_describe(result)}", flush=True)
+    return result
+
+
+def _resume_file_batch(writer: BatchWriter, folder: Path, batch: Batch) -> list[Batch]:
+    plan, path = batch.plan, folder / batch.plan["file"]
+    if not path.exists() or file_sha256(path) != plan["sha256"]:
+        batch.status, batch.note = "abandoned", "interrupted, and its file changed or disappeared since"
+        ledger.record_event(writer.spark, batch)
+        return []
+    records = itertools.islice(read_records(writer.source, path), plan["start_record"], None)
+    chunk, last = next(_chunks(records, plan["max_records"]))
+    print(f"{writer.source.name}: resuming interrupted batch {batch.batch_id}", flush=True)
+    return [_finish_file_batch(writer, batch, chunk, last)]
+
+
+# -- kafka ---------------------------------------------------------------------------------
+def _consumer(source: Source):
+    from kafka import KafkaConsumer
+    from kafka.errors import NoBrokersAvailable
+
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=settings().kafka_bootstrap,
+            group_id=f"lakehouse-bronze-{source.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=5000,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            request_timeout_ms=30_000,
+        )
+    except NoBrokersAvailable:
+        raise LakehouseError(
+            f"the Kafka broker is unreachable at {settings().kafka_bootstrap}; nothing was read or written",
+            hint="start it with `lakehouse up`, or set LAKEHOUSE_KAFKA_HOST/LAKEHOUSE_KAFKA_PORT",
+        ) from None
+
+
+def stage_kafka_messages(messages: list) -> pa.Table:
+    raws, errors = [], []
+    for message in messages:
+        value = message.value
+        if value is None:
+            raws.append(None)
+            errors.append("empty message (null value)")
+            continue
+        try:
+            raws.append(value.decode("utf-8"))
+            errors.append(None)
+        except UnicodeDecodeError as error:
+            raws.append(value.decode("utf-8", "replace"))
+            errors.append(f"undecodable bytes (not UTF-8 at byte {error.start})")
+    return pa.table(
+        {
+            "_raw": pa.array(raws, pa.string()),
+            "_fields": pa.nulls(len(messages), _FIELDS_TYPE),
+            "_error": pa.array(errors, pa.string()),
+            "_kafka_topic": pa.array([m.topic for m in messages], pa.string()),
+            "_kafka_partition": pa.array([m.partition for m in messages], pa.int32()),
+            "_kafka_offset": pa.array([m.offset for m in messages], pa.int64()),
+            "_kafka_timestamp": pa.array([m.timestamp * 1000 for m in messages], pa.timestamp("us", tz="UTC")),
+            "_kafka_key": pa.array(
+                [m.key.decode("utf-8", "replace") if m.key is not None else None for m in messages], pa.string()
+            ),
+        }
+    )
+
+
+def _read_ranges(consumer, topic: str, ranges: list[dict]) -> list:
+    """Exactly the messages of the planned offset ranges (end exclusive)."""
+    from kafka import TopicPartition
+
+    wanted = {r["partition"]: (r["start"], r["end"]) for r in ranges if r["end"] > r["start"]}
+    partitions = [TopicPartition(topic, p) for p in wanted]
+    consumer.assign(partitions)
+    for tp in partitions:
+        consumer.seek(tp, wanted[tp.partition][0])
+    messages, remaining = [], set(partitions)
+    deadline = time.monotonic() + 120
+    while remaining:
+        if time.monotonic() > deadline:
+            raise LakehouseError(
+                f"could not read the planned offsets of {topic} within 120s: {ranges}",
+                hint="check that the broker is up and the topic's retention still holds these offsets",
+            )
+        for tp, batch in consumer.poll(timeout_ms=1000, max_records=5000).items():
+            end = wanted[tp.partition][1]
+            messages.extend(m for m in batch if m.offset < end)
+        for tp in list(remaining):
+            if consumer.position(tp) >= wanted[tp.partition][1]:
+                remaining.discard(tp)
+                consumer.pause(tp)
+    return messages
+
+
+def _plan_ranges(positions: dict[int, int], ends: dict[int, int], budget: int) -> list[dict]:
+    ranges = []
+    for partition in sorted(ends):
+        start = positions.get(partition, 0)
+        take = max(0, min(ends[partition] - start, budget))
+        if take:
+            ranges.append({"partition": partition, "start": start, "end": start + take})
+            budget -= take
+    return ranges
+
+
+def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batches: int | None = None) -> list[Batch]:
+    """Ingest what the topic holds now (up to `max_batches` batches), then return."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    topic = source.topic
+    with source_lock(source):
+        writer = BatchWriter(spark, source, options)
+        consumer = _consumer(source)
+        try:
+            done: list[Batch] = []
+            for batch in [b for b in writer.known if b.status == "started"]:
+                print(f"{source.name}: resuming interrupted batch {batch.batch_id}", flush=True)
+                done.append(_finish_kafka_batch(writer, consumer, batch))
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                print(f"{source.name}: topic {topic} does not exist yet; nothing to ingest")
+                return done
+            positions: dict[int, int] = {}
+            for batch in writer.known:
+                for r in batch.plan.get("ranges", []):
+                    positions[r["partition"]] = max(positions.get(r["partition"], 0), r["end"])
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            beginnings = consumer.beginning_offsets(tps)
+            for tp in tps:
+                if positions.get(tp.partition, 0) < beginnings[tp]:
+                    print(f"{source.name}: partition {tp.partition} starts at {beginnings[tp]} (retention); skipping ahead")
+                    positions[tp.partition] = beginnings[tp]
+            ends = {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
+            while max_batches is None or len(done) < max_batches:
+                ranges = _plan_ranges(positions, ends, options.batch_rows)
+                if not ranges:
+                    break
+                batch = writer.next_batch({"topic": topic, "ranges": ranges})
+                done.append(_finish_kafka_batch(writer, consumer, batch))
+                for r in ranges:
+                    positions[r["partition"]] = r["end"]
+                consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in positions.items()})
+            return done
+        finally:
+            consumer.close()
+
+
+def _finish_kafka_batch(writer: BatchWriter, consumer, batch: Batch) -> Batch:
+    messages = _read_ranges(consumer, batch.plan["topic"], batch.plan["ranges"])
+    result = writer.write(batch, stage_kafka_messages(messages))
+    print(f"{writer.source.name}: {_describe(result)}", flush=True)
+    return result
+
+
+# -- rollback and replay ---------------------------------------------------------------------
+def _find(writer: BatchWriter, batch_id: str) -> Batch:
+    for batch in writer.known:
+        if batch.batch_id == batch_id:
+            return batch
+    raise LakehouseError(f"no batch {batch_id} in the ledger of {writer.source.name}", hint="see `lakehouse batches`")
+
+
+def rollback(spark: SparkSession, source: Source, batch_id: str) -> Batch:
+    """Take a batch's rows out of bronze and quarantine; Delta history keeps the old versions."""
+    with source_lock(source):
+        writer = BatchWriter(spark, source, Options())
+        batch = _find(writer, batch_id)
+        if batch.status not in ("committed", "quarantined"):
+            raise LakehouseError(
+                f"batch {batch_id} is {batch.status}; only committed or quarantined batches can be rolled back"
+            )
+        spark.sql(f"delete from {source.table} where _batch_id = '{batch_id}'")
+        spark.sql(f"delete from {ledger.QUARANTINE} where batch_id = '{batch_id}'")
+        version = spark.sql(f"describe history {source.table} limit 1").collect()[0].version
+        batch.status, batch.delta_version = "rolled_back", version
+        batch.note = f"rolled back; bronze rows before it are in Delta version {version - 1}"
+        ledger.record_event(spark, batch)
+        print(f"{source.name}: {batch_id} rolled back (bronze is now at Delta version {version})")
+        return batch
+
+
+def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
+    """Ingest a rolled-back batch again, from its file or its Kafka offsets, as a new batch."""
+    with source_lock(source):
+        writer = BatchWriter(spark, source, Options.from_env())
+        batch = _find(writer, batch_id)
+        if batch.status != "rolled_back":
+            raise LakehouseError(
+                f"batch {batch_id} is {batch.status}; roll it back first (replaying it now would duplicate its rows)",
+                hint=f"lakehouse rollback {source.name} {batch_id}",
+            )
+        note = f"replay of {batch_id}"
+        if source.kind == "kafka":
+            new = writer.next_batch({"topic": batch.plan["topic"], "ranges": batch.plan["ranges"]}, note=note)
+            consumer = _consumer(source)
+            try:
+                return _finish_kafka_batch(writer, consumer, new)
+            finally:
+                consumer.close()
+        folder = settings().landing_dir / source.name
+        plan = batch.plan
+        path = folder / plan["file"]
+        if not path.exists() or file_sha256(path) != plan["sha256"]:
+            raise LakehouseError(
+                f"cannot replay {batch_id}: {path} is gone or changed since it was ingested",
+                hint="put the original file back in the landing folder",
+            )
+        records = itertools.islice(read_records(source, path), plan["start_record"], None)
+        chunk = list(itertools.islice(records, plan["records"]))
+        new = writer.next_batch({k: plan[k] for k in ("file", "sha256", "start_record", "max_records")}, note=note)
+        return _finish_file_batch(writer, new, chunk, plan["eof"])
+
+
+def _describe(batch: Batch) -> str:
+    where = batch.plan.get("file") or ", ".join(
+        f"p{r['partition']}:{r['start']}-{r['end']}" for r in batch.plan.get("ranges", [])
+    )
+    return (
+        f"batch {batch.batch_id} {batch.status}: {batch.rows_good} rows to bronze, {batch.rows_bad} quarantined "
+        f"({where}){' - ' + batch.note if batch.note and batch.status != 'committed' else ''}"
+    )

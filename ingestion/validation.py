@@ -1,0 +1,102 @@
+"""Type and check staged records in Spark, the same way for every source and format.
+
+Staged records carry their raw text and, for formats split in Python, their fields as strings.
+JSON is parsed here (fast, in the server). Every field is cast with `try_*` functions; a record
+whose required field is missing, whose value has the wrong type, or whose JSON is invalid gets a
+reason, and goes to quarantine instead of bronze.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from ingestion.sources import Field, Source
+
+DECIMAL = T.DecimalType(18, 4)
+
+SPARK_TYPES: dict[str, T.DataType] = {
+    "string": T.StringType(),
+    "json": T.StringType(),
+    "long": T.LongType(),
+    "double": T.DoubleType(),
+    "decimal": DECIMAL,
+    "timestamp": T.TimestampType(),
+    "date": T.DateType(),
+    "boolean": T.BooleanType(),
+}
+
+_TYPE_WORDS = {
+    "long": "an integer",
+    "double": "a number",
+    "decimal": "a decimal number",
+    "timestamp": "a timestamp",
+    "date": "a date",
+    "boolean": "a boolean",
+}
+
+
+def typed_columns(source: Source) -> list[tuple[str, T.DataType]]:
+    return [(field.name, SPARK_TYPES[field.type]) for field in source.fields]
+
+
+def _cast(field: Field, text: Column) -> Column:
+    if field.type in ("string", "json"):
+        return text
+    if field.type == "timestamp":
+        parsed = F.try_to_timestamp(text)
+        if field.timestamp_format:
+            parsed = F.coalesce(F.try_to_timestamp(text, F.lit(field.timestamp_format)), parsed)
+        return parsed
+    if field.type == "date":
+        return F.coalesce(text.try_cast("date"), F.to_date(F.try_to_timestamp(text)))
+    if field.type in ("decimal", "double"):
+        # European exports write decimal commas ("129,90"); a lone comma between digits is one.
+        text = F.regexp_replace(text, r"^(-?\d+),(\d+)$", "$1.$2")
+    return text.try_cast(SPARK_TYPES[field.type])
+
+
+def validate(source: Source, staged: DataFrame) -> DataFrame:
+    """Add the typed fields and `_reason` (null for a good record) to a staged batch."""
+    if source.format == "json":
+        names = sorted({name for field in source.fields for name in (field.name, *field.aliases)})
+        string_schema = T.StructType([T.StructField(name, T.StringType()) for name in names])
+        staged = staged.withColumn("_json", F.from_json("_raw", string_schema)).withColumn(
+            "_json_ok",
+            F.try_parse_json("_raw").isNotNull() & F.ltrim("_raw").startswith("{"),
+        )
+
+        def text_of(field: Field) -> Column:
+            return F.coalesce(*[F.col("_json").getField(name) for name in (field.name, *field.aliases)])
+    else:
+
+        def text_of(field: Field) -> Column:
+            return F.col("_fields").getItem(field.name)
+
+    texts = {field.name: F.nullif(F.trim(text_of(field)), F.lit("")) for field in source.fields}
+    typed = {field.name: _cast(field, texts[field.name]) for field in source.fields}
+
+    problems: list[Column] = [F.col("_error")]
+    if source.format == "json":
+        problems.append(F.when(~F.col("_json_ok"), F.lit("invalid JSON (not a JSON object)")))
+    for field in source.fields:
+        text, value = texts[field.name], typed[field.name]
+        if field.required:
+            problems.append(F.when(text.isNull(), F.lit(f"missing required field {field.name}")))
+        if field.type in _TYPE_WORDS:
+            problems.append(
+                F.when(
+                    text.isNotNull() & value.isNull(),
+                    F.concat(F.lit(f'{field.name} "'), F.substring(text, 1, 80), F.lit(f'" is not {_TYPE_WORDS[field.type]}')),
+                )
+            )
+    # The first problem that applies is the reason: it is the root cause (a record that is not
+    # JSON is also missing every required field).
+    reason = F.coalesce(*problems)
+    lineage = [name for name in staged.columns if name.startswith("_") and name not in ("_fields", "_error", "_json", "_json_ok")]
+    return staged.select(
+        *[value.alias(name) for name, value in typed.items()],
+        *lineage,
+        reason.alias("_reason"),
+    )
