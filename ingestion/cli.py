@@ -15,6 +15,7 @@ from ingestion.runtime.jars import delta_bundle, ensure_jars, kafka_bundle
 from ingestion.runtime.kafka import KafkaBroker
 from ingestion.runtime.service import Service
 from ingestion.runtime.spark_server import SparkServer, spark_home
+from ingestion.sources import SOURCES, get_source
 
 
 def services() -> list[Service]:
@@ -92,9 +93,83 @@ def cmd_dbt(args: argparse.Namespace) -> None:
     dbt(*args.dbt_args)
 
 
-def cmd_run(_: argparse.Namespace) -> None:
+def _sources(names: list[str]):
+    try:
+        return [get_source(name) for name in (names or SOURCES)]
+    except KeyError as error:
+        raise LakehouseError(str(error.args[0])) from None
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from ingestion.sample_data import generate
+
+    both = not (args.files_only or args.topics_only)
+    generate(
+        rows=args.rows,
+        seed=args.seed,
+        files=both or args.files_only,
+        topics=both or args.topics_only,
+        rate=args.rate,
+        only_if_empty=args.only_if_empty,
+    )
+
+
+def cmd_produce_file(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from ingestion.producer import replay_file
+
+    sent = replay_file(args.topic, Path(args.file), args.batch_size, args.pause)
+    print(f"{args.topic}: sent {sent} rows from {args.file}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from ingestion.engine import Options, ingest
+    from ingestion.spark import connect
+
+    spark = connect()
+    options = Options.from_env()
+    for source in _sources(args.sources):
+        batches = ingest(spark, source, options, args.max_batches)
+        good = sum(b.rows_good or 0 for b in batches)
+        bad = sum(b.rows_bad or 0 for b in batches)
+        print(f"{source.name}: {len(batches)} batches, {good} rows to {source.table}, {bad} quarantined")
+
+
+def cmd_batches(args: argparse.Namespace) -> None:
+    from ingestion.ledger import BATCHES
+    from ingestion.spark import connect
+
+    where = f"where source = '{get_source(args.source).name}'" if args.source else ""
+    connect().sql(
+        f"select batch_id, status, started_at, finished_at, rows_good, rows_bad, delta_version, "
+        f"coalesce(file_name, kafka_offset_ranges) as input, note from {BATCHES} {where} order by started_at"
+    ).show(args.limit, truncate=False)
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    from ingestion.engine import rollback
+    from ingestion.spark import connect
+
+    rollback(connect(), get_source(args.source), args.batch_id)
+
+
+def cmd_replay(args: argparse.Namespace) -> None:
+    from ingestion.engine import _describe, replay
+    from ingestion.spark import connect
+
+    batch = replay(connect(), get_source(args.source), args.batch_id)
+    print(f"{args.source}: replayed {args.batch_id} as {_describe(batch)}")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
     """The main job: start what is missing, load the sample data, build every layer."""
-    cmd_up(_)
+    cmd_up(args)
+    from ingestion.sample_data import generate
+
+    generate(rows=args.rows, seed=42, files=True, topics=True, rate=None, only_if_empty=True)
+    args.sources, args.max_batches = [], None
+    cmd_ingest(args)
     dbt("build", "--target", "local")
     s = settings()
     print(
@@ -142,7 +217,33 @@ def build_parser() -> argparse.ArgumentParser:
     add("jars", cmd_jars, "fetch the Kafka and Delta jars from Maven Central")
     clean = add("clean", cmd_clean, "wipe the data home (keeps the jar cache unless --all)")
     clean.add_argument("--all", action="store_true", help="also wipe the jar cache")
-    add("run", cmd_run, "the main job: start services, load data, dbt build")
+    run = add("run", cmd_run, "the main job: start services, load sample data, ingest, dbt build")
+    run.add_argument("--rows", type=int, default=20_000, help="sample records per source")
+    generate = add("generate", cmd_generate, "sample data: files into the landing zone, messages into topics")
+    generate.add_argument("--rows", type=int, default=20_000, help="records per source")
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--rate", type=float, help="messages per second per topic (default: as fast as possible)")
+    generate.add_argument("--files-only", action="store_true")
+    generate.add_argument("--topics-only", action="store_true")
+    generate.add_argument("--only-if-empty", action="store_true", help="skip topics that already hold messages")
+    produce_file = add("produce-file", cmd_produce_file, "replay a CSV, JSON-lines or .xlsx file into a topic")
+    produce_file.add_argument("topic")
+    produce_file.add_argument("file")
+    produce_file.add_argument("--batch-size", type=int, default=100)
+    produce_file.add_argument("--pause", type=float, default=1.0, help="seconds between batches")
+    ingest = add("ingest", cmd_ingest, "land sources in bronze (all of them by default)")
+    ingest.add_argument("sources", nargs="*", metavar="SOURCE", help=f"any of: {', '.join(SOURCES)}")
+    ingest.add_argument("--max-batches", type=int, help="stop after this many batches per source")
+    batches = add("batches", cmd_batches, "the batch ledger")
+    batches.add_argument("source", nargs="?")
+    batches.add_argument("--limit", type=int, default=50)
+    for name, handler, text in (
+        ("rollback", cmd_rollback, "take a batch's rows out of bronze (Delta history keeps them)"),
+        ("replay", cmd_replay, "ingest a rolled-back batch again from its file or Kafka offsets"),
+    ):
+        command = add(name, handler, text)
+        command.add_argument("source")
+        command.add_argument("batch_id")
     dbt_command = add("dbt", cmd_dbt, "run dbt in the project root")
     dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER)
     sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC")

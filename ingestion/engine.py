@@ -26,7 +26,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ingestion import ledger
+from ingestion import kafka_client, ledger
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch
@@ -251,25 +251,13 @@ def _resume_file_batch(writer: BatchWriter, folder: Path, batch: Batch) -> list[
 
 # -- kafka ---------------------------------------------------------------------------------
 def _consumer(source: Source):
-    from kafka import KafkaConsumer
-    from kafka.errors import NoBrokersAvailable
-
-    try:
-        return KafkaConsumer(
-            bootstrap_servers=settings().kafka_bootstrap,
-            group_id=f"lakehouse-bronze-{source.name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=5000,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            request_timeout_ms=30_000,
-        )
-    except NoBrokersAvailable:
-        raise LakehouseError(
-            f"the Kafka broker is unreachable at {settings().kafka_bootstrap}; nothing was read or written",
-            hint="start it with `lakehouse up`, or set LAKEHOUSE_KAFKA_HOST/LAKEHOUSE_KAFKA_PORT",
-        ) from None
+    return kafka_client.consumer(
+        group_id=f"lakehouse-bronze-{source.name}",
+        auto_offset_reset="earliest",
+        max_poll_records=5000,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
 
 
 def stage_kafka_messages(messages: list) -> pa.Table:
@@ -366,7 +354,9 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
             beginnings = consumer.beginning_offsets(tps)
             for tp in tps:
                 if positions.get(tp.partition, 0) < beginnings[tp]:
-                    print(f"{source.name}: partition {tp.partition} starts at {beginnings[tp]} (retention); skipping ahead")
+                    print(
+                        f"{source.name}: partition {tp.partition} starts at {beginnings[tp]} (retention); skipping ahead"
+                    )
                     positions[tp.partition] = beginnings[tp]
             ends = {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
             while max_batches is None or len(done) < max_batches:
@@ -457,3 +447,9 @@ def _describe(batch: Batch) -> str:
         f"batch {batch.batch_id} {batch.status}: {batch.rows_good} rows to bronze, {batch.rows_bad} quarantined "
         f"({where}){' - ' + batch.note if batch.note and batch.status != 'committed' else ''}"
     )
+
+
+def ingest(spark: SparkSession, source: Source, options: Options, max_batches: int | None = None) -> list[Batch]:
+    if source.kind == "kafka":
+        return ingest_topic(spark, source, options, max_batches)
+    return ingest_files(spark, source, options)

@@ -88,8 +88,7 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
     )
     spark.sql(f"create table if not exists {QUARANTINE} ({_ddl(QUARANTINE_COLUMNS)}) using delta")
     spark.sql(
-        f"create table if not exists {EVENTS} "
-        f"({_ddl([(f.name, f.dataType) for f in EVENT_SCHEMA.fields])}) using delta"
+        f"create table if not exists {EVENTS} ({_ddl([(f.name, f.dataType) for f in EVENT_SCHEMA.fields])}) using delta"
     )
     spark.sql(
         f"""

@@ -93,7 +93,7 @@ def read_csv(source: Source, path: Path) -> Iterator[Record]:
 
 
 _COMBINED = re.compile(
-    r'^(?P<client_ip>\S+) \S+ (?P<remote_user>\S+) \[(?P<requested_at>[^\]]+)\] '
+    r"^(?P<client_ip>\S+) \S+ (?P<remote_user>\S+) \[(?P<requested_at>[^\]]+)\] "
     r'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) (?P<bytes_sent>\d+|-)'
     r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<user_agent>(?:[^"\\]|\\.)*)")?\s*$'
 )
@@ -182,7 +182,9 @@ def read_xlsx(source: Source, path: Path) -> Iterator[Record]:
         rows = sheet.iter_rows(values_only=True)
         canonical = _canonical_names(source)
         header = next(rows, None) or ()
-        columns = [canonical.get(normalise_header(str(name or "")), normalise_header(str(name or ""))) for name in header]
+        columns = [
+            canonical.get(normalise_header(str(name or "")), normalise_header(str(name or ""))) for name in header
+        ]
         for number, row in enumerate(rows, start=2):
             values = [_cell_text(value) for value in row]
             if all(value is None for value in values):

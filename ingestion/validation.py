@@ -88,13 +88,19 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
             problems.append(
                 F.when(
                     text.isNotNull() & value.isNull(),
-                    F.concat(F.lit(f'{field.name} "'), F.substring(text, 1, 80), F.lit(f'" is not {_TYPE_WORDS[field.type]}')),
+                    F.concat(
+                        F.lit(f'{field.name} "'), F.substring(text, 1, 80), F.lit(f'" is not {_TYPE_WORDS[field.type]}')
+                    ),
                 )
             )
     # The first problem that applies is the reason: it is the root cause (a record that is not
     # JSON is also missing every required field).
     reason = F.coalesce(*problems)
-    lineage = [name for name in staged.columns if name.startswith("_") and name not in ("_fields", "_error", "_json", "_json_ok")]
+    lineage = [
+        name
+        for name in staged.columns
+        if name.startswith("_") and name not in ("_fields", "_error", "_json", "_json_ok")
+    ]
     return staged.select(
         *[value.alias(name) for name, value in typed.items()],
         *lineage,

@@ -52,9 +52,7 @@ def dbt_cli(*args: str) -> subprocess.CompletedProcess:
     # A Spark Connect client in this process sets SPARK_CONNECT_MODE_ENABLED, which would turn
     # dbt's embedded (classic) session into a Connect client.
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
-    return subprocess.run(
-        [dbt, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
-    )
+    return subprocess.run([dbt, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
 def _started(service_name: str) -> None:

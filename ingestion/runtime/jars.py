@@ -127,8 +127,7 @@ def ensure_jars(bundle: JarBundle, settings: Settings) -> list[Path]:
         source = settings.maven_mirror or "Maven Central"
         if any(sign in output for sign in _NETWORK_SIGNS):
             raise LakehouseError(
-                f"could not download the {bundle.name} jars ({', '.join(bundle.artifacts)}): "
-                f"{source} is unreachable",
+                f"could not download the {bundle.name} jars ({', '.join(bundle.artifacts)}): {source} is unreachable",
                 hint="check the network or proxy, set LAKEHOUSE_MAVEN_MIRROR to a reachable "
                 f"repository, or copy the jars into {target}",
             )

@@ -58,9 +58,7 @@ def test_port_taken_by_another_program(tmp_path):
         squatter.bind(("127.0.0.1", int(env["LAKEHOUSE_KAFKA_PORT"])))
         squatter.listen()
         result = lakehouse_cli("kafka", "start", env=env)
-    _assert_clean_failure(
-        result, f"broker port 127.0.0.1:{env['LAKEHOUSE_KAFKA_PORT']} is already taken", "LAKEHOUSE_"
-    )
+    _assert_clean_failure(result, f"broker port 127.0.0.1:{env['LAKEHOUSE_KAFKA_PORT']} is already taken", "LAKEHOUSE_")
     assert not (tmp_path / "home" / "run" / "kafka.pid").exists()
 
 
@@ -71,9 +69,7 @@ def test_jars_missing_and_maven_central_unreachable(tmp_path):
         LAKEHOUSE_MAVEN_MIRROR=f"http://127.0.0.1:{_free_port()}/maven2",
     )
     result = lakehouse_cli("jars", env=env)
-    _assert_clean_failure(
-        result, "could not download the kafka jars", "unreachable", "LAKEHOUSE_MAVEN_MIRROR"
-    )
+    _assert_clean_failure(result, "could not download the kafka jars", "unreachable", "LAKEHOUSE_MAVEN_MIRROR")
 
 
 def test_start_over_a_stale_pid_file_recovers(tmp_path):
@@ -87,10 +83,7 @@ def test_start_over_a_stale_pid_file_recovers(tmp_path):
     started = lakehouse_cli("kafka", "start", env=env)
     try:
         assert started.returncode == 0, started.stderr
-        assert (
-            f"removing stale pid file {run_dir / 'kafka.pid'} (process {dead.pid} is not running"
-            in started.stdout
-        )
+        assert f"removing stale pid file {run_dir / 'kafka.pid'} (process {dead.pid} is not running" in started.stdout
         pid = int((run_dir / "kafka.pid").read_text())
         assert pid != dead.pid
         os.kill(pid, 0)  # the new broker is alive

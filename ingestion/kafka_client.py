@@ -1,0 +1,37 @@
+"""Kafka clients configured from settings, with one clear error when the broker is unreachable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ingestion.config import settings
+from ingestion.errors import LakehouseError
+
+T = TypeVar("T")
+
+
+def _reachable(factory: Callable[..., T], **config: Any) -> T:
+    from kafka.errors import KafkaError
+
+    try:
+        return factory(bootstrap_servers=settings().kafka_bootstrap, **config)
+    except KafkaError as error:  # kafka-python retries with backoff for up to 30 s before this
+        raise LakehouseError(
+            f"the Kafka broker is unreachable at {settings().kafka_bootstrap} ({error}); "
+            "nothing was read or written",
+            hint="start it with `lakehouse up`, or set LAKEHOUSE_KAFKA_HOST/LAKEHOUSE_KAFKA_PORT",
+        ) from None
+
+
+def producer(**config: Any):
+    from kafka import KafkaProducer
+
+    defaults = {"acks": "all", "linger_ms": 20, "batch_size": 512 * 1024, "max_request_size": 8 << 20}
+    return _reachable(KafkaProducer, **{**defaults, **config})
+
+
+def consumer(**config: Any):
+    from kafka import KafkaConsumer
+
+    return _reachable(KafkaConsumer, **{"enable_auto_commit": False, **config})
