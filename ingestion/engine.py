@@ -189,6 +189,7 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record]
 
 
 def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[Batch]:
+    started = time.time()
     folder = settings().landing_dir / source.name
     folder.mkdir(parents=True, exist_ok=True)
     with source_lock(source):
@@ -196,8 +197,10 @@ def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[
         done: list[Batch] = []
         for batch in [b for b in writer.known if b.status == "started"]:
             done.extend(_resume_file_batch(writer, folder, batch))
+        # Which files are stable is decided once, up front: a file still being written when the
+        # run starts waits for the next run, however long this one takes.
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            age = time.time() - path.stat().st_mtime
+            age = started - path.stat().st_mtime
             name = str(path.relative_to(folder))
             if age < options.settle_seconds:
                 print(f"{source.name}: {name} changed {age:.1f}s ago, still being written; left for the next run")

@@ -18,8 +18,7 @@ def _reachable(factory: Callable[..., T], **config: Any) -> T:
         return factory(bootstrap_servers=settings().kafka_bootstrap, **config)
     except KafkaError as error:  # kafka-python retries with backoff for up to 30 s before this
         raise LakehouseError(
-            f"the Kafka broker is unreachable at {settings().kafka_bootstrap} ({error}); "
-            "nothing was read or written",
+            f"the Kafka broker is unreachable at {settings().kafka_bootstrap} ({error}); nothing was read or written",
             hint="start it with `lakehouse up`, or set LAKEHOUSE_KAFKA_HOST/LAKEHOUSE_KAFKA_PORT",
         ) from None
 

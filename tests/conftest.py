@@ -8,8 +8,10 @@ also when a test fails.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,13 @@ def dbt_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([dbt, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_test_home() -> None:
+    """Every test session starts from an empty data home (leftovers of an aborted run are stopped)."""
+    lakehouse_cli("down")
+    shutil.rmtree(settings().home, ignore_errors=True)
+
+
 def _started(service_name: str) -> None:
     # Started through the CLI, as users do, so the service is not a child of the test process.
     result = lakehouse_cli(service_name, "start")
@@ -94,3 +103,29 @@ def thrift(spark_server: SparkServer):
             connection.close()
 
     return run
+
+
+@pytest.fixture(scope="module")
+def spark(spark_server):
+    """A Spark Connect session to the test server (one per module: servers restart in between)."""
+    from ingestion.spark import connect
+
+    session = connect()
+    yield session
+    session.stop()
+
+
+def land(source: str, name: str, content: bytes | str, settled: bool = True) -> Path:
+    """Put a file in a source's landing folder, as a finished upload (or one still being written)."""
+    folder = settings().landing_dir / source
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    if settled:
+        past = time.time() - 60
+        os.utime(path, (past, past))
+    return path
+
+
+def rows(spark, sql: str) -> list[tuple]:
+    return [tuple(row) for row in spark.sql(sql).collect()]

@@ -1,0 +1,155 @@
+"""Files land in bronze exactly once, with lineage, a ledger, quarantine and whole-batch quarantine."""
+
+from __future__ import annotations
+
+import json
+
+from ingestion.engine import Options, ingest_files
+from ingestion.sources import get_source
+from tests.conftest import land, rows
+
+HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status\n"
+
+
+def _tx(n: int, quantity: str = "1") -> str:
+    return (
+        f"T{n:05d},C{n % 7},{101 + n % 12},{quantity},12.50,EUR,2026-11-01T10:{n % 60:02d}:00Z,France,card,completed\n"
+    )
+
+
+def test_files_are_ingested_once_and_a_new_version_again(spark):
+    source = get_source("transactions")
+    options = Options(batch_rows=400)
+    land("transactions", "export_a.csv", HEADER + "".join(_tx(n) for n in range(1000)))
+    land("transactions", "export_b.csv", HEADER + "".join(_tx(n) for n in range(1000, 1100)))
+    land("transactions", "growing.csv", HEADER + _tx(5000), settled=False)
+
+    first = ingest_files(spark, source, options)
+    # 1000 rows in batches of at most 400 records, then the small file; the growing one waits.
+    assert [(b.plan["file"], b.rows_good, b.plan["eof"]) for b in first] == [
+        ("export_a.csv", 400, False),
+        ("export_a.csv", 400, False),
+        ("export_a.csv", 200, True),
+        ("export_b.csv", 100, True),
+    ]
+    assert rows(spark, "select count(*), count(distinct transaction_id) from bronze.transactions") == [(1100, 1100)]
+
+    land("transactions", "growing.csv", HEADER + _tx(5000) + _tx(5001), settled=False)  # still growing
+    assert ingest_files(spark, source, options) == []  # the same landing zone adds nothing
+    assert rows(spark, "select count(*) from bronze.transactions") == [(1100,)]
+
+    land("transactions", "export_b.csv", HEADER + "".join(_tx(n) for n in range(1000, 1150)))
+    land("transactions", "growing.csv", HEADER + _tx(5000) + _tx(5001))  # now complete and stable
+    again = ingest_files(spark, source, options)
+    assert sorted((b.plan["file"], b.rows_good) for b in again) == [("export_b.csv", 150), ("growing.csv", 2)]
+    versions = rows(
+        spark,
+        "select count(distinct file_sha256) from bronze.ingestion_batches where file_name = 'export_b.csv'",
+    )
+    assert versions == [(2,)]
+    assert rows(spark, "select count(*) from bronze.transactions") == [(1252,)]
+
+    lineage = rows(
+        spark,
+        "select _source_file, _source_line, quantity, unit_price, cast(transaction_at as string), _batch_id "
+        "from bronze.transactions where transaction_id = 'T00003'",
+    )
+    assert lineage == [("export_a.csv", 5, 1, 12.5, "2026-11-01 10:03:00", "transactions-000001")]
+
+
+def test_bad_records_go_to_quarantine_with_a_reason_and_the_batch_goes_on(spark):
+    source = get_source("transactions")
+    body = HEADER + "".join(_tx(n) for n in range(20000, 20040))
+    body += _tx(20040, quantity="abc") + "T20041,,101,1,1,EUR,2026-11-01T10:00:00Z,FR,card,ok\n" + "T20042,C1,101\n"
+    land("transactions", "with_defects.csv", body)
+
+    (batch,) = ingest_files(spark, source, Options())
+
+    assert (batch.status, batch.rows_good, batch.rows_bad) == ("committed", 40, 3)
+    assert rows(
+        spark,
+        f"select source_line, reason from bronze.quarantine where batch_id = '{batch.batch_id}' order by source_line",
+    ) == [
+        (42, 'quantity "abc" is not an integer'),
+        (43, "missing required field customer_id"),
+        (44, "expected 10 columns, found 3"),
+    ]
+    assert rows(spark, "select count(*) from bronze.transactions where transaction_id in ('T20040', 'T20041')") == [
+        (0,)
+    ]
+
+
+def test_a_batch_above_the_bad_share_threshold_is_quarantined_whole(spark):
+    source = get_source("transactions")
+    body = HEADER + "".join(_tx(n, quantity="x" if n % 2 else "1") for n in range(30000, 30010))
+    land("transactions", "mostly_bad.csv", body)
+
+    (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.2))
+
+    assert (batch.status, batch.rows_good, batch.rows_bad) == ("quarantined", 0, 10)
+    assert rows(spark, "select count(*) from bronze.transactions where _source_file = 'mostly_bad.csv'") == [(0,)]
+    reasons = rows(spark, f"select reason from bronze.quarantine where batch_id = '{batch.batch_id}'")
+    assert len(reasons) == 10
+    assert sum("quarantined whole" in reason for (reason,) in reasons) == 5
+    assert rows(spark, f"select status from bronze.ingestion_batches where batch_id = '{batch.batch_id}'") == [
+        ("quarantined",)
+    ]
+
+
+def test_json_schema_drift(spark):
+    source = get_source("social_posts")
+    good = {
+        "post_id": "P1",
+        "user_id": "u1",
+        "platform": "tiktok",
+        "likes": 3,
+        "posted_at": "2026-11-02T08:00:00+01:00",
+    }
+    lines = [
+        {**good, "mood": "happy", "author": {"handle": "@u1", "followers": 10}, "hashtags": ["promo"]},  # extra field
+        {k: v for k, v in good.items() if k != "platform"} | {"post_id": "P2"},  # missing required
+        {**good, "post_id": "P3", "likes": "lots"},  # changed type
+        {**good, "post_id": "P4", "likes": 4.0},  # a float where an integer belongs
+    ]
+    land("social_posts", "drift.jsonl", "\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
+
+    (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.9))
+
+    bronze = rows(
+        spark,
+        "select post_id, likes, cast(posted_at as string), get_json_object(author, '$.handle'), hashtags, "
+        "get_json_object(_raw, '$.mood') from bronze.social_posts where _source_file = 'drift.jsonl'",
+    )
+    assert bronze == [("P1", 3, "2026-11-02 07:00:00", "@u1", '["promo"]', "happy")]
+    assert rows(
+        spark, f"select source_line, reason from bronze.quarantine where batch_id = '{batch.batch_id}' order by 1"
+    ) == [
+        (2, "missing required field platform"),
+        (3, 'likes "lots" is not an integer'),
+        (4, 'likes "4.0" is not an integer'),
+        (5, "invalid JSON (not a JSON object)"),
+    ]
+
+
+def test_excel_reference_data_and_the_ledger_over_sql(spark, thrift):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["method_id", "parameter", "unit", "analytical_method", "detection_limit"])
+    workbook.active.append(["M01", "nitrate", "mg/L", "ion chromatography", 0.5])
+    workbook.active.append(["M02", "phosphate", "mg/L", "spectrophotometry", "n/a"])
+    folder = land("water_methods", "methods.xlsx", b"").parent
+    workbook.save(folder / "methods.xlsx")
+    import os
+    import time
+
+    os.utime(folder / "methods.xlsx", (time.time() - 60, time.time() - 60))
+
+    (batch,) = ingest_files(spark, get_source("water_methods"), Options(bad_share_threshold=0.9))
+
+    assert rows(spark, "select method_id, detection_limit, _source_line from bronze.water_methods") == [("M01", 0.5, 2)]
+    ledger = thrift(
+        "select batch_id, source, status, rows_good, rows_bad, file_name, length(file_sha256), delta_version, "
+        f"started_at <= finished_at from bronze.ingestion_batches where batch_id = '{batch.batch_id}'"
+    )
+    assert ledger == [(batch.batch_id, "water_methods", "committed", 1, 1, "methods.xlsx", 64, 1, True)]
