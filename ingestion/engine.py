@@ -300,6 +300,7 @@ def _read_ranges(consumer, topic: str, ranges: list[dict]) -> list:
     wanted = {r["partition"]: (r["start"], r["end"]) for r in ranges if r["end"] > r["start"]}
     partitions = [TopicPartition(topic, p) for p in wanted]
     consumer.assign(partitions)
+    consumer.resume(*partitions)  # paused when the previous batch finished reading them
     for tp in partitions:
         consumer.seek(tp, wanted[tp.partition][0])
     messages, remaining = [], set(partitions)

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
+from ingestion.runtime.service import Port, wait_for_port
 
 T = TypeVar("T")
 
@@ -14,13 +15,17 @@ T = TypeVar("T")
 def _reachable(factory: Callable[..., T], **config: Any) -> T:
     from kafka.errors import KafkaError
 
+    s = settings()
+    error = LakehouseError(
+        f"the Kafka broker is unreachable at {s.kafka_bootstrap}; nothing was read or written",
+        hint="start it with `lakehouse up`, or set LAKEHOUSE_KAFKA_HOST/LAKEHOUSE_KAFKA_PORT",
+    )
+    if not wait_for_port(Port("Kafka broker", s.kafka_host, s.kafka_port)):
+        raise error
     try:
-        return factory(bootstrap_servers=settings().kafka_bootstrap, **config)
-    except KafkaError as error:  # kafka-python retries with backoff for up to 30 s before this
-        raise LakehouseError(
-            f"the Kafka broker is unreachable at {settings().kafka_bootstrap} ({error}); nothing was read or written",
-            hint="start it with `lakehouse up`, or set LAKEHOUSE_KAFKA_HOST/LAKEHOUSE_KAFKA_PORT",
-        ) from None
+        return factory(bootstrap_servers=s.kafka_bootstrap, **config)
+    except KafkaError:  # it answered, but not as a broker (kafka-python retried for 30 s)
+        raise error from None
 
 
 def producer(**config: Any):

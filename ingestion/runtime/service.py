@@ -80,6 +80,19 @@ def port_answers(port: Port, timeout: float = 1.0) -> bool:
         return False
 
 
+def wait_for_port(port: Port, attempts: int = 4, first_backoff_s: float = 1.0) -> bool:
+    """Whether the port answers, trying again with exponential backoff (1, 2, 4 s ...)."""
+    delay = first_backoff_s
+    for attempt in range(1, attempts + 1):
+        if port_answers(port):
+            return True
+        if attempt < attempts:
+            print(f"{port.name} at {port.host}:{port.number} not reachable, retrying in {delay:.0f}s", flush=True)
+            time.sleep(delay)
+            delay *= 2
+    return False
+
+
 class Service(ABC):
     name: str
     marker: str

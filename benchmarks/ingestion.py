@@ -1,0 +1,174 @@
+"""Ingestion benchmark: prints figures, asserts nothing.
+
+Kafka -> bronze on N messages of about 200 bytes, side by side with the raw kafka-python consume
+rate of the same topic (the client's own ceiling); peak RSS of the ingestion process at each size;
+files -> bronze for N transactions (CSV) and N log lines.
+
+    make bench                                    # 1M and 5M messages, 1M file rows
+    .venv/bin/python benchmarks/ingestion.py --messages 200000 --file-rows 200000
+
+It runs against its own data home (.lakehouse/bench) and ports, started and stopped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_ENV = {
+    "LAKEHOUSE_HOME": str(ROOT / ".lakehouse" / "bench"),
+    "LAKEHOUSE_KAFKA_PORT": "29092",
+    "LAKEHOUSE_KAFKA_CONTROLLER_PORT": "29093",
+    "LAKEHOUSE_THRIFT_PORT": "30000",
+    "LAKEHOUSE_CONNECT_PORT": "35002",
+    "LAKEHOUSE_SPARK_UI_PORT": "34040",
+}
+os.environ.update(BENCH_ENV)
+os.environ.setdefault("LAKEHOUSE_CACHE", str(ROOT / ".lakehouse" / "cache"))
+sys.path.insert(0, str(ROOT))
+
+from ingestion import kafka_client  # noqa: E402
+from ingestion.config import settings  # noqa: E402
+from ingestion.sources import get_source  # noqa: E402
+
+
+def bench_source(kind: str, size: int):
+    base = get_source("device_events" if kind == "kafka" else kind)
+    name = f"bench_{base.name}_{size}"
+    return dataclasses.replace(base, name=name, topic=name if kind == "kafka" else None)
+
+
+def _message(rng: random.Random, n: int) -> bytes:
+    # About 200 bytes, like a device event with its envelope.
+    return (
+        f'{{"device_id": "THE-{rng.randint(1, 9999):04d}", "device_type": "thermostat", '
+        f'"event_type": "temperature", "value": {rng.uniform(0, 100):.3f}, '
+        f'"event_timestamp": "2026-11-01T{n % 24:02d}:{n % 60:02d}:{n % 59:02d}.{n % 1000:03d}Z", '
+        f'"firmware": "v2.{n % 17}.{n % 5}", "seq": {n:09d}}}'
+    ).encode()
+
+
+def produce_messages(topic: str, count: int) -> int:
+    from ingestion.producer import produce
+
+    rng = random.Random(1)
+    total_bytes = 0
+
+    def values():
+        nonlocal total_bytes
+        for n in range(count):
+            value = _message(rng, n)
+            total_bytes += len(value)
+            yield value
+
+    produce(topic, values(), total=count, progress=False)
+    return total_bytes
+
+
+def raw_consume(topic: str, expected: int) -> float:
+    """Seconds kafka-python alone takes to read the whole topic (same settings as the engine)."""
+    from kafka import TopicPartition
+
+    consumer = kafka_client.consumer(max_poll_records=5000, fetch_max_bytes=64 << 20, max_partition_fetch_bytes=8 << 20)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    seen, started = 0, time.perf_counter()
+    while seen < expected:
+        for records in consumer.poll(timeout_ms=1000).values():
+            seen += len(records)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return elapsed
+
+
+def ingest_in_child(kind: str, size: int) -> tuple[float, int]:
+    """Run the ingestion in a child process; return (seconds, peak RSS in MiB)."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+        "from benchmarks.ingestion import bench_source\n"
+        "from ingestion.engine import Options, ingest\n"
+        "from ingestion.spark import connect\n"
+        f"ingest(connect(), bench_source({kind!r}, {size}), Options.from_env())\n"
+    )
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"ingestion of {kind} ({size}) failed with status {status}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def write_files(kind: str, size: int) -> int:
+    from ingestion.sample_data import TRANSACTIONS_HEADER, server_logs, transactions
+
+    folder = settings().landing_dir / bench_source(kind, size).name
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(2)
+    path = folder / ("data.csv" if kind == "transactions" else "access.log")
+    with path.open("w", encoding="utf-8") as handle:
+        if kind == "transactions":
+            handle.write(",".join(TRANSACTIONS_HEADER) + "\n")
+            for n, row in enumerate(transactions(rng, size)):
+                if n >= size:
+                    break
+                handle.write(",".join(row) + "\n")
+        else:
+            for line in server_logs(rng, size):
+                handle.write(line + "\n")
+    past = time.time() - 60
+    os.utime(path, (past, past))
+    return path.stat().st_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", default="1000000,5000000", help="comma-separated topic sizes")
+    parser.add_argument("--file-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.messages.split(",")]
+
+    cli = [sys.executable, "-m", "ingestion.cli"]
+    subprocess.run([*cli, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(["rm", "-rf", BENCH_ENV["LAKEHOUSE_HOME"]], check=True)
+    subprocess.run([*cli, "up"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    print(f"batch size {settings().ingest_batch_rows} records; data home {settings().home}\n")
+    try:
+        print("Kafka -> bronze")
+        print(
+            f"{'messages':>10} {'MB':>8} {'raw msg/s':>11} {'ingest msg/s':>13} {'ingest MB/s':>12} {'ratio':>6} {'peak RSS MiB':>13}"
+        )
+        for size in sizes:
+            topic = bench_source("kafka", size).topic
+            total_bytes = produce_messages(topic, size)
+            raw_s = raw_consume(topic, size)
+            ingest_s, rss = ingest_in_child("kafka", size)
+            mb = total_bytes / 1e6
+            print(
+                f"{size:>10} {mb:>8.1f} {size / raw_s:>11,.0f} {size / ingest_s:>13,.0f} {mb / ingest_s:>12.2f} "
+                f"{raw_s / ingest_s:>6.2f} {rss:>13}",
+                flush=True,
+            )
+        print("\nfiles -> bronze")
+        print(f"{'source':>14} {'rows':>10} {'MB':>8} {'rows/s':>10} {'peak RSS MiB':>13}")
+        for kind in ("transactions", "server_logs"):
+            size_bytes = write_files(kind, args.file_rows)
+            seconds, rss = ingest_in_child(kind, args.file_rows)
+            print(
+                f"{kind:>14} {args.file_rows:>10} {size_bytes / 1e6:>8.1f} {args.file_rows / seconds:>10,.0f} {rss:>13}",
+                flush=True,
+            )
+    finally:
+        subprocess.run([*cli, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Kafka topics land in bronze exactly once, even when the ingestion is killed with -9."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+from ingestion.engine import Options, ingest_topic
+from ingestion.ledger import ensure_tables
+from ingestion.producer import produce
+from ingestion.sample_data import device_events, encode
+from ingestion.sources import get_source
+from tests.conftest import PROJECT_ROOT, lakehouse_cli, rows
+
+SALES_MESSAGE = {
+    "vente_id": 42,
+    "client_id": 1,
+    "produit_id": 101,
+    "timestamp": "2024-12-16T14:30:00",
+    "quantite": 2,
+    "montant": 1799.98,
+    "client_nom": "Jean Dupont",
+    "produit_nom": "Ordinateur portable",
+    "categorie": "Électronique",
+    "pays": "France",
+    "segment": "Particulier",
+}
+
+
+def _landed(spark, source: str) -> tuple[int, int, int]:
+    """(bronze rows, quarantined rows, distinct (partition, offset) over both) of a Kafka source."""
+    counts = rows(
+        spark,
+        f"""
+        with landed as (
+            select _kafka_partition as p, _kafka_offset as o from bronze.{source}
+            union all
+            select kafka_partition, kafka_offset from bronze.quarantine where source = '{source}'
+        )
+        select
+            (select count(*) from bronze.{source}),
+            (select count(*) from bronze.quarantine where source = '{source}'),
+            (select count(*) from (select distinct p, o from landed))
+        """,
+    )
+    return counts[0]
+
+
+def test_the_sales_stream_is_accepted_in_the_producers_shape(kafka, spark):
+    bad = dict(SALES_MESSAGE, vente_id=43, quantite="deux")
+    produce("sales", [encode(SALES_MESSAGE), encode(bad), b"\xff\xfe poison", b"{oops"], progress=False)
+
+    (batch,) = ingest_topic(spark, get_source("sales"), Options(bad_share_threshold=0.9))
+
+    assert (batch.rows_good, batch.rows_bad) == (1, 3)
+    assert rows(
+        spark,
+        "select vente_id, client_id, produit_id, cast(timestamp as string), quantite, montant, client_nom, "
+        "categorie, pays, segment, _kafka_topic from bronze.sales",
+    ) == [
+        (
+            42,
+            1,
+            101,
+            "2024-12-16 14:30:00",
+            2,
+            Decimal("1799.98"),
+            "Jean Dupont",
+            "Électronique",
+            "France",
+            "Particulier",
+            "sales",
+        )
+    ]
+    assert sorted(
+        reason for (reason,) in rows(spark, "select reason from bronze.quarantine where source = 'sales'")
+    ) == [
+        "invalid JSON (not a JSON object)",
+        'quantite "deux" is not an integer',
+        "undecodable bytes (not UTF-8 at byte 0)",
+    ]
+    assert ingest_topic(spark, get_source("sales"), Options()) == []  # nothing new, nothing twice
+
+
+def test_stations_upload_in_batches_of_100_with_a_pause(kafka, spark, tmp_path):
+    path = tmp_path / "measurements.jsonl"
+    measurements = [
+        {"site_id": f"S{n % 5:03d}", "method_id": "M01", "sample_date": "2026-10-01", "parameter": "nitrate",
+         "value": n / 10, "unit": "mg/L", "flags": ""}
+        for n in range(250)
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(m) for m in measurements))
+
+    result = lakehouse_cli("produce-file", "water_quality", str(path), "--batch-size", "100", "--pause", "0.2")
+
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if "sent a batch" in line] == [
+        "water_quality: sent a batch of 100 rows",
+        "water_quality: sent a batch of 100 rows",
+        "water_quality: sent a batch of 50 rows",
+    ]
+    ingest_topic(spark, get_source("water_quality"), Options())
+    assert rows(spark, "select count(*), round(sum(value), 1), count(distinct site_id) from bronze.water_quality") == [
+        (250, 3112.5, 5)
+    ]
+
+
+def _ingest_process(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingestion.cli", "ingest", "device_events"],
+        cwd=PROJECT_ROOT,
+        env={**__import__("os").environ, "LAKEHOUSE_INGEST_BATCH_ROWS": "10000", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_exactly_once_when_killed_repeatedly(kafka, spark):
+    total = 100_000
+    sent = produce("device_events", (encode(m) for m in device_events(random.Random(7), total)), progress=False)
+    assert sent == total
+
+    # Deterministic kills at each step of a batch, then kill -9 at random moments.
+    for stage in ("after_quarantine_write", "after_bronze_write", "after_ledger_commit"):
+        process = _ingest_process({"LAKEHOUSE_CRASH_AT": stage})
+        process.wait(timeout=300)
+        assert process.returncode == -signal.SIGKILL, process.stdout.read()
+    rng = random.Random(3)
+    for _ in range(4):
+        process = _ingest_process({})
+        time.sleep(rng.uniform(4, 12))
+        process.kill()
+        process.wait()
+    finished = _ingest_process({})
+    output, _ = finished.communicate(timeout=600)
+    assert finished.returncode == 0, output
+
+    bronze, quarantined, distinct_offsets = _landed(spark, "device_events")
+    assert bronze + quarantined == total
+    assert distinct_offsets == total
+    assert quarantined == sum(1 for m in device_events(random.Random(7), total) if isinstance(m, bytes))
+    assert rows(
+        spark, "select count(*) from bronze.ingestion_batches where source = 'device_events' and status = 'started'"
+    ) == [(0,)]
+    # Offsets reach Kafka only after the lakehouse holds the data: the group is fully caught up.
+    assert _committed_offsets("device_events") == total
+
+
+def _committed_offsets(topic: str) -> int:
+    from kafka import TopicPartition
+
+    from ingestion import kafka_client
+
+    consumer = kafka_client.consumer(group_id=f"lakehouse-bronze-{topic}")
+    try:
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic))
+    finally:
+        consumer.close()
+
+
+def test_unreachable_services_give_a_clear_error_and_write_nothing(kafka, spark):
+    ensure_tables(spark, get_source("ad_events"))
+    before = rows(spark, "select count(*) from bronze.ingestion_batch_events")
+
+    no_spark = lakehouse_cli("ingest", "ad_events", env={"LAKEHOUSE_CONNECT_PORT": "1"})
+    assert no_spark.returncode == 1
+    assert "the Spark server is unreachable at sc://127.0.0.1:1" in no_spark.stderr
+    assert "retrying in 4s" in no_spark.stdout  # it retried with backoff first
+    assert "hint: start it with `lakehouse up`" in no_spark.stderr
+
+    no_kafka = lakehouse_cli("ingest", "ad_events", env={"LAKEHOUSE_KAFKA_PORT": "1"})
+    assert no_kafka.returncode == 1
+    assert "the Kafka broker is unreachable at 127.0.0.1:1" in no_kafka.stderr
+    assert "Traceback" not in no_kafka.stderr
+
+    assert rows(spark, "select count(*) from bronze.ingestion_batch_events") == before

@@ -1,0 +1,80 @@
+"""Rolling a batch back takes its rows out of bronze; replaying it gives back what a clean run holds."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ingestion.engine import Options, ingest_files, ingest_topic, replay, rollback
+from ingestion.errors import LakehouseError
+from ingestion.producer import produce
+from ingestion.sample_data import ad_events, encode, server_logs
+from ingestion.sources import get_source
+from tests.conftest import land, rows
+
+
+def _content(spark, table: str) -> list[tuple]:
+    """Every bronze row without the columns that name the batch that wrote it."""
+    frame = spark.table(table).drop("_batch_id", "_ingested_at")
+    return sorted(tuple(row) for row in frame.collect())
+
+
+def _quarantine(spark, source: str) -> list[tuple]:
+    frame = spark.table("bronze.quarantine").where(f"source = '{source}'").drop("batch_id", "quarantined_at")
+    return sorted((tuple(row) for row in frame.collect()), key=repr)
+
+
+def test_rollback_and_replay_of_a_file_batch(spark):
+    source = get_source("server_logs")
+    land("server_logs", "access.log", "\n".join(server_logs(random.Random(11), 300)) + "\n")
+    batches = ingest_files(spark, source, Options(batch_rows=100))
+    assert [b.status for b in batches] == ["committed"] * 3
+    clean, clean_quarantine = _content(spark, source.table), _quarantine(spark, "server_logs")
+    middle = batches[1]
+
+    rolled = rollback(spark, source, middle.batch_id)
+
+    assert rolled.status == "rolled_back"
+    assert rows(spark, f"select count(*) from {source.table} where _batch_id = '{middle.batch_id}'") == [(0,)]
+    assert len(_content(spark, source.table)) == len(clean) - middle.rows_good
+    assert rows(spark, f"select count(*) from bronze.quarantine where batch_id = '{middle.batch_id}'") == [(0,)]
+    before_delete = rolled.delta_version - 1
+    assert rows(spark, f"select count(*) from {source.table} version as of {before_delete}") == [(len(clean),)]
+    assert rows(spark, f"select status from bronze.ingestion_batches where batch_id = '{middle.batch_id}'") == [
+        ("rolled_back",)
+    ]
+    assert ingest_files(spark, source, Options(batch_rows=100)) == []  # a rollback is not undone by accident
+
+    with pytest.raises(LakehouseError, match="is rolled_back; only committed or quarantined"):
+        rollback(spark, source, middle.batch_id)
+    with pytest.raises(LakehouseError, match="roll it back first"):
+        replay(spark, source, batches[0].batch_id)
+
+    replayed = replay(spark, source, middle.batch_id)
+
+    assert (replayed.status, replayed.rows_good, replayed.note) == (
+        "committed",
+        middle.rows_good,
+        f"replay of {middle.batch_id}",
+    )
+    assert _content(spark, source.table) == clean
+    assert _quarantine(spark, "server_logs") == clean_quarantine
+
+
+def test_rollback_and_replay_of_a_kafka_batch(kafka, spark):
+    source = get_source("ad_events")
+    sent = produce("ad_events", (encode(m) for m in ad_events(random.Random(5), 500)), progress=False)
+    batches = ingest_topic(spark, source, Options(batch_rows=200))
+    assert [b.rows_good + b.rows_bad for b in batches] == [200, 200, sent - 400]
+    clean, clean_quarantine = _content(spark, source.table), _quarantine(spark, "ad_events")
+
+    rollback(spark, source, batches[1].batch_id)
+    assert len(_content(spark, source.table)) == len(clean) - batches[1].rows_good
+    assert ingest_topic(spark, source, Options(batch_rows=200)) == []  # the consumer does not re-read it
+
+    replayed = replay(spark, source, batches[1].batch_id)
+
+    assert replayed.plan["ranges"] == batches[1].plan["ranges"]
+    assert _content(spark, source.table) == clean
+    assert _quarantine(spark, "ad_events") == clean_quarantine
