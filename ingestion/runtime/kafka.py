@@ -92,8 +92,7 @@ class KafkaBroker(Service):
                 classpath,
                 "kafka.tools.StorageTool",
                 "format",
-                "--cluster-id",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # one argument: an id may start with "-"
                 "--config",
                 str(self._config_dir / "server.properties"),
             ],
