@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status run test docs sql ui bench lint clean distclean
+.PHONY: help install up down status run test docs sql bench lint clean distclean
 
 help:
 	@echo "make run     start the services, load the sample data, build every layer (the main job)"
 	@echo "make test    run the test suite against real Kafka, Spark and dbt"
 	@echo "make up | down | status    start, stop, show the local services"
 	@echo "make sql     beeline on the Spark server    make docs    dbt docs with lineage"
+	@echo "make bench   ingestion figures (Kafka and files -> bronze)"
 	@echo "make lint    ruff                            make clean   wipe the data home (keeps jars)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -44,9 +45,12 @@ docs: install
 sql: install
 	$(BIN)/lakehouse sql
 
+bench: install
+	$(BIN)/python benchmarks/ingestion.py $(BENCH_ARGS)
+
 lint: install
-	$(BIN)/ruff check ingestion orchestration tests
-	$(BIN)/ruff format --check ingestion orchestration tests
+	$(BIN)/ruff check ingestion orchestration tests benchmarks
+	$(BIN)/ruff format --check ingestion orchestration tests benchmarks
 
 clean: install
 	$(BIN)/lakehouse clean

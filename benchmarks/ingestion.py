@@ -51,7 +51,7 @@ def _message(rng: random.Random, n: int) -> bytes:
         f'{{"device_id": "THE-{rng.randint(1, 9999):04d}", "device_type": "thermostat", '
         f'"event_type": "temperature", "value": {rng.uniform(0, 100):.3f}, '
         f'"event_timestamp": "2026-11-01T{n % 24:02d}:{n % 60:02d}:{n % 59:02d}.{n % 1000:03d}Z", '
-        f'"firmware": "v2.{n % 17}.{n % 5}", "seq": {n:09d}}}'
+        f'"firmware": "v2.{n % 17}.{n % 5}", "seq": {n}, "site": "plant-{n % 40:02d}"}}'
     ).encode()
 
 

@@ -99,6 +99,11 @@ class Settings:
         return self.home / "landing"
 
     @property
+    def staging_dir(self) -> Path:
+        """Where batches wait, as Parquet, for the Spark server to read them (same machine)."""
+        return self.home / "staging"
+
+    @property
     def jars_dir(self) -> Path:
         return self.cache / "jars"
 

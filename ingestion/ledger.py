@@ -81,7 +81,11 @@ def _ddl(columns: list[tuple[str, T.DataType]]) -> str:
 
 
 def ensure_tables(spark: SparkSession, source: Source) -> None:
+    """Create what is missing (one catalog look-up when everything exists, the usual case)."""
     spark.sql("create schema if not exists bronze")
+    existing = {row.tableName for row in spark.sql("show tables in bronze").collect()}
+    if {source.table.split(".")[1], QUARANTINE.split(".")[1], EVENTS.split(".")[1], BATCHES.split(".")[1]} <= existing:
+        return
     spark.sql(
         f"create table if not exists {source.table} ({_ddl(bronze_columns(source))}) using delta "
         f"comment '{source.description.replace(chr(39), '')}'"
@@ -133,10 +137,11 @@ class Batch:
 
 def batches(spark: SparkSession, source: str) -> list[Batch]:
     """The latest state of every batch of a source, oldest first."""
-    rows = spark.sql(
+    events = spark.sql(
         f"select batch_id, source, seq, status, plan, rows_good, rows_bad, delta_version, note "
-        f"from {BATCHES} where source = '{source}' order by seq"
+        f"from {EVENTS} where source = '{source}' order by event_at"
     ).collect()
+    rows = sorted({row.batch_id: row for row in events}.values(), key=lambda row: row.seq)  # last event wins
     return [
         Batch(
             batch_id=row.batch_id,

@@ -58,30 +58,37 @@ def _cast(field: Field, text: Column) -> Column:
 
 
 def validate(source: Source, staged: DataFrame) -> DataFrame:
-    """Add the typed fields and `_reason` (null for a good record) to a staged batch."""
+    """Add the typed fields and `_reason` (null for a good record) to a staged batch.
+
+    Three projections, each reading the columns of the one before, so that every field is
+    parsed and cast once per record (one big expression would repeat them).
+    """
+    lineage = [name for name in staged.columns if name.startswith("_") and name not in ("_fields", "_error")]
     if source.format == "json":
         names = sorted({name for field in source.fields for name in (field.name, *field.aliases)})
         string_schema = T.StructType([T.StructField(name, T.StringType()) for name in names])
-        staged = staged.withColumn("_json", F.from_json("_raw", string_schema)).withColumn(
-            "_json_ok",
-            F.try_parse_json("_raw").isNotNull() & F.ltrim("_raw").startswith("{"),
-        )
-
-        def text_of(field: Field) -> Column:
-            return F.coalesce(*[F.col("_json").getField(name) for name in (field.name, *field.aliases)])
+        parsed = F.from_json("_raw", string_schema)
+        texts = {
+            field.name: F.coalesce(*[parsed.getField(name) for name in (field.name, *field.aliases)])
+            for field in source.fields
+        }
+        json_ok = F.try_parse_json("_raw").isNotNull() & F.ltrim("_raw").startswith("{")
     else:
+        texts = {field.name: F.col("_fields").getItem(field.name) for field in source.fields}
+        json_ok = F.lit(True)
+    as_text = staged.select(
+        *lineage,
+        F.col("_error"),
+        json_ok.alias("_json_ok"),
+        *[F.nullif(F.trim(text), F.lit("")).alias(f"_text_{name}") for name, text in texts.items()],
+    )
+    typed = as_text.select(
+        "*", *[_cast(field, F.col(f"_text_{field.name}")).alias(field.name) for field in source.fields]
+    )
 
-        def text_of(field: Field) -> Column:
-            return F.col("_fields").getItem(field.name)
-
-    texts = {field.name: F.nullif(F.trim(text_of(field)), F.lit("")) for field in source.fields}
-    typed = {field.name: _cast(field, texts[field.name]) for field in source.fields}
-
-    problems: list[Column] = [F.col("_error")]
-    if source.format == "json":
-        problems.append(F.when(~F.col("_json_ok"), F.lit("invalid JSON (not a JSON object)")))
+    problems: list[Column] = [F.col("_error"), F.when(~F.col("_json_ok"), F.lit("invalid JSON (not a JSON object)"))]
     for field in source.fields:
-        text, value = texts[field.name], typed[field.name]
+        text, value = F.col(f"_text_{field.name}"), F.col(field.name)
         if field.required:
             problems.append(F.when(text.isNull(), F.lit(f"missing required field {field.name}")))
         if field.type in _TYPE_WORDS:
@@ -95,14 +102,8 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
             )
     # The first problem that applies is the reason: it is the root cause (a record that is not
     # JSON is also missing every required field).
-    reason = F.coalesce(*problems)
-    lineage = [
-        name
-        for name in staged.columns
-        if name.startswith("_") and name not in ("_fields", "_error", "_json", "_json_ok")
-    ]
-    return staged.select(
-        *[value.alias(name) for name, value in typed.items()],
+    return typed.select(
+        *[F.col(field.name) for field in source.fields],
         *lineage,
-        reason.alias("_reason"),
+        F.coalesce(*problems).alias("_reason"),
     )
