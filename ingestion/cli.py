@@ -155,11 +155,11 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> None:
-    from ingestion.engine import _describe, replay
+    from ingestion.engine import describe, replay
     from ingestion.spark import connect
 
     batch = replay(connect(), get_source(args.source), args.batch_id)
-    print(f"{args.source}: replayed {args.batch_id} as {_describe(batch)}")
+    print(f"{args.source}: replayed {args.batch_id} as {describe(batch)}")
 
 
 def cmd_run(args: argparse.Namespace) -> None:

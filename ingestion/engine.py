@@ -254,7 +254,7 @@ def _run_file_plan(
 def _finish_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
     batch.plan = {**batch.plan, "records": len(chunk), "eof": last}
     result = writer.write(batch, stage_file_records(chunk, batch.plan["file"]))
-    print(f"{writer.source.name}: {_describe(result)}", flush=True)
+    print(f"{writer.source.name}: {describe(result)}", flush=True)
     return result
 
 
@@ -354,10 +354,18 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
         writer = BatchWriter(spark, source, options)
         consumer = _consumer(source)
         try:
+
+            def commit(ranges: list[dict]) -> None:
+                """Tell Kafka how far the lakehouse holds the topic (monitoring only: not read back)."""
+                consumer.commit(
+                    {TopicPartition(topic, r["partition"]): OffsetAndMetadata(r["end"], "", -1) for r in ranges}
+                )
+
             done: list[Batch] = []
             for batch in [b for b in writer.known if b.status == "started"]:
                 print(f"{source.name}: resuming interrupted batch {batch.batch_id}", flush=True)
                 done.append(_finish_kafka_batch(writer, consumer, batch))
+                commit(batch.plan["ranges"])
             partitions = consumer.partitions_for_topic(topic)
             if not partitions:
                 print(f"{source.name}: topic {topic} does not exist yet; nothing to ingest")
@@ -383,11 +391,6 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
                 plans.append(ranges)
                 positions.update({r["partition"]: r["end"] for r in ranges})
 
-            def commit(ranges: list[dict]) -> None:
-                consumer.commit(
-                    {TopicPartition(topic, r["partition"]): OffsetAndMetadata(r["end"], "", -1) for r in ranges}
-                )
-
             # Batch n+1 is read from Kafka while batch n is written by Spark. The consumer is used
             # by one thread at a time: offsets are committed only while no read is in flight.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-{topic}") as reader:
@@ -400,7 +403,7 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
                     pending = reader.submit(_read_staged, consumer, topic, following) if following else None
                     batch = writer.next_batch({"topic": topic, "ranges": ranges})
                     result = writer.write(batch, staged)
-                    print(f"{source.name}: {_describe(result)}", flush=True)
+                    print(f"{source.name}: {describe(result)}", flush=True)
                     done.append(result)
                 if plans:
                     commit(plans[-1])
@@ -415,7 +418,7 @@ def _read_staged(consumer, topic: str, ranges: list[dict]) -> pa.Table:
 
 def _finish_kafka_batch(writer: BatchWriter, consumer, batch: Batch) -> Batch:
     result = writer.write(batch, _read_staged(consumer, batch.plan["topic"], batch.plan["ranges"]))
-    print(f"{writer.source.name}: {_describe(result)}", flush=True)
+    print(f"{writer.source.name}: {describe(result)}", flush=True)
     return result
 
 
@@ -478,7 +481,8 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
         return _finish_file_batch(writer, new, chunk, plan["eof"])
 
 
-def _describe(batch: Batch) -> str:
+def describe(batch: Batch) -> str:
+    """One line about a batch, for people."""
     where = batch.plan.get("file") or ", ".join(
         f"p{r['partition']}:{r['start']}-{r['end']}" for r in batch.plan.get("ranges", [])
     )

@@ -8,7 +8,7 @@ ingestions. `bronze.ingestion_batches` is a view with the latest state of every 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,7 +132,6 @@ class Batch:
     rows_bad: int | None = None
     delta_version: int | None = None
     note: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def batches(spark: SparkSession, source: str) -> list[Batch]:
