@@ -63,16 +63,23 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
     Three projections, each reading the columns of the one before, so that every field is
     parsed and cast once per record (one big expression would repeat them).
     """
-    lineage = [name for name in staged.columns if name.startswith("_") and name not in ("_fields", "_error")]
+    lineage = [name for name in staged.columns if name.startswith("_") and name not in ("_fields", "_error", "_json")]
     if source.format == "json":
+        # One parse per record: every field as text, and the record itself when it is not a
+        # JSON object (malformed, an array, a bare value) in `_corrupt_record`.
         names = sorted({name for field in source.fields for name in (field.name, *field.aliases)})
-        string_schema = T.StructType([T.StructField(name, T.StringType()) for name in names])
-        parsed = F.from_json("_raw", string_schema)
+        string_schema = T.StructType(
+            [T.StructField(name, T.StringType()) for name in names] + [T.StructField("_corrupt_record", T.StringType())]
+        )
+        staged = staged.withColumn(
+            "_json", F.from_json("_raw", string_schema, {"columnNameOfCorruptRecord": "_corrupt_record"})
+        )
+        parsed = F.col("_json")
         texts = {
             field.name: F.coalesce(*[parsed.getField(name) for name in (field.name, *field.aliases)])
             for field in source.fields
         }
-        json_ok = F.try_parse_json("_raw").isNotNull() & F.ltrim("_raw").startswith("{")
+        json_ok = parsed.getField("_corrupt_record").isNull() & F.col("_raw").isNotNull()
     else:
         texts = {field.name: F.col("_fields").getItem(field.name) for field in source.fields}
         json_ok = F.lit(True)
