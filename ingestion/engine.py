@@ -107,11 +107,7 @@ class BatchWriter:
         )
         try:
             total = staged.num_rows
-            bad = total - sum(
-                row["count"]
-                for row in checked.groupBy(F.col("_reason").isNull().alias("good")).count().collect()
-                if row.good
-            )
+            bad = total - checked.where("_reason is null").count()
             self._write_checked(batch, checked, total, bad)
         finally:
             checked.unpersist()
@@ -136,7 +132,7 @@ class BatchWriter:
             return
         batch.status, batch.rows_good, batch.rows_bad = "committed", total - bad, bad
         if bad:
-            self._append_quarantine(checked.where("_reason is not null"), batch)
+            self._append_quarantine(checked, batch)
         _crash_point("after_quarantine_write")
         if total - bad:
             self._append(checked.where("_reason is null").drop("_reason"), self.source.table, batch)
@@ -153,6 +149,7 @@ class BatchWriter:
         )
 
     def _append_quarantine(self, frame: DataFrame, batch: Batch) -> None:
+        """The records of `frame` that have a reason, as quarantine rows."""
         is_file = self.source.kind == "file"
         rows = frame.where("_reason is not null").select(
             F.lit(self.source.name).alias("source"),
@@ -234,18 +231,16 @@ def _ingest_file(writer: BatchWriter, folder: Path, name: str, sha256: str) -> l
     if any(b.plan.get("eof") for b in chunks_of_this_version):
         return []
     start = max((b.plan["start_record"] + b.plan["records"] for b in chunks_of_this_version), default=0)
-    return _run_file_plan(writer, folder, name, sha256, start, note=None)
+    return _run_file_plan(writer, folder, name, sha256, start)
 
 
-def _run_file_plan(
-    writer: BatchWriter, folder: Path, name: str, sha256: str, start: int, note: str | None
-) -> list[Batch]:
+def _run_file_plan(writer: BatchWriter, folder: Path, name: str, sha256: str, start: int) -> list[Batch]:
     size = writer.options.batch_rows
     records = itertools.islice(read_records(writer.source, folder / name), start, None)
     written = []
     for chunk, last in _chunks(records, size):
         plan = {"file": name, "sha256": sha256, "start_record": start, "max_records": size}
-        batch = writer.next_batch(plan, note=note)
+        batch = writer.next_batch(plan)
         written.append(_finish_file_batch(writer, batch, chunk, last))
         start += len(chunk)
     return written
