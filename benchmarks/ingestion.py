@@ -22,17 +22,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_ENV = {
-    "LAKEHOUSE_HOME": str(ROOT / ".lakehouse" / "bench"),
-    "LAKEHOUSE_KAFKA_PORT": "29092",
-    "LAKEHOUSE_KAFKA_CONTROLLER_PORT": "29093",
-    "LAKEHOUSE_THRIFT_PORT": "30000",
-    "LAKEHOUSE_CONNECT_PORT": "35002",
-    "LAKEHOUSE_SPARK_UI_PORT": "34040",
-}
+sys.path.insert(0, str(ROOT))
+from ingestion.config import side_by_side_environment  # noqa: E402  (reads no setting yet)
+
+BENCH_ENV = side_by_side_environment("bench", port_offset=20000)
 os.environ.update(BENCH_ENV)
 os.environ.setdefault("LAKEHOUSE_CACHE", str(ROOT / ".lakehouse" / "cache"))
-sys.path.insert(0, str(ROOT))
 
 from ingestion import kafka_client  # noqa: E402
 from ingestion.config import settings  # noqa: E402

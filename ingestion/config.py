@@ -108,6 +108,22 @@ class Settings:
         return self.cache / "jars"
 
 
+def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
+    """Environment for a second lakehouse beside the default one (tests, benchmarks): its own
+    data home under `.lakehouse/<name>` and the default ports shifted by `port_offset`."""
+    ports = {
+        "LAKEHOUSE_KAFKA_PORT": 9092,
+        "LAKEHOUSE_KAFKA_CONTROLLER_PORT": 9093,
+        "LAKEHOUSE_THRIFT_PORT": 10000,
+        "LAKEHOUSE_CONNECT_PORT": 15002,
+        "LAKEHOUSE_SPARK_UI_PORT": 4040,
+    }
+    return {
+        "LAKEHOUSE_HOME": str(PROJECT_ROOT / ".lakehouse" / name),
+        **{variable: str(port + port_offset) for variable, port in ports.items()},
+    }
+
+
 @cache
 def settings() -> Settings:
     home = Path(_env("LAKEHOUSE_HOME", str(PROJECT_ROOT / ".lakehouse"))).resolve()

@@ -16,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from ingestion.config import PROJECT_ROOT, side_by_side_environment
 
-TEST_ENV = {
-    "LAKEHOUSE_HOME": str(PROJECT_ROOT / ".lakehouse" / "test"),
-    "LAKEHOUSE_KAFKA_PORT": "19092",
-    "LAKEHOUSE_KAFKA_CONTROLLER_PORT": "19093",
-    "LAKEHOUSE_THRIFT_PORT": "20000",
-    "LAKEHOUSE_CONNECT_PORT": "25002",
-    "LAKEHOUSE_SPARK_UI_PORT": "24040",
-}
+TEST_ENV = side_by_side_environment("test", port_offset=10000)
 os.environ.update(TEST_ENV)
 os.environ.setdefault("LAKEHOUSE_CACHE", str(PROJECT_ROOT / ".lakehouse" / "cache"))
 for name in [name for name in os.environ if name.startswith("LAKEHOUSE_") and name not in TEST_ENV]:
