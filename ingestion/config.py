@@ -152,7 +152,7 @@ def settings() -> Settings:
         spark_shuffle_partitions=_env_int("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),
         start_timeout_s=_env_int("LAKEHOUSE_START_TIMEOUT", 180),
-        ingest_batch_rows=_env_int("LAKEHOUSE_INGEST_BATCH_ROWS", 50_000),
+        ingest_batch_rows=_env_int("LAKEHOUSE_INGEST_BATCH_ROWS", 100_000),
         ingest_bad_share_threshold=_env_float("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
         ingest_settle_seconds=_env_float("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )

@@ -42,7 +42,7 @@ DONE = ("committed", "quarantined", "rolled_back")
 
 @dataclass(frozen=True)
 class Options:
-    batch_rows: int = 50_000
+    batch_rows: int = 100_000
     """Most records in one batch: bounds memory whatever the size of a file or topic."""
     bad_share_threshold: float = 0.2
     """A batch with a larger share of bad records is quarantined whole."""
