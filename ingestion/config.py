@@ -9,8 +9,11 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+N = TypeVar("N", int, float)
 
 
 def _env(name: str, default: str) -> str:
@@ -18,20 +21,13 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: N) -> N:
+    """A number from the environment, of the default's type; a clear error when it is not one."""
     raw = _env(name, str(default))
     try:
-        return int(raw)
+        return type(default)(raw)
     except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not an integer") from None
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number") from None
+        raise SystemExit(f"{name}={raw!r} is not {'an integer' if isinstance(default, int) else 'a number'}") from None
 
 
 @dataclass(frozen=True)
@@ -134,14 +130,14 @@ def settings() -> Settings:
         cache=cache_dir,
         maven_mirror=_env("LAKEHOUSE_MAVEN_MIRROR", ""),
         kafka_host=_env("LAKEHOUSE_KAFKA_HOST", "127.0.0.1"),
-        kafka_port=_env_int("LAKEHOUSE_KAFKA_PORT", 9092),
-        kafka_controller_port=_env_int("LAKEHOUSE_KAFKA_CONTROLLER_PORT", 9093),
+        kafka_port=_env_number("LAKEHOUSE_KAFKA_PORT", 9092),
+        kafka_controller_port=_env_number("LAKEHOUSE_KAFKA_CONTROLLER_PORT", 9093),
         kafka_heap=_env("LAKEHOUSE_KAFKA_HEAP", "512m"),
         kafka_version=_env("LAKEHOUSE_KAFKA_VERSION", "4.1.1"),
         spark_host=spark_host,
-        thrift_port=_env_int("LAKEHOUSE_THRIFT_PORT", 10000),
-        connect_port=_env_int("LAKEHOUSE_CONNECT_PORT", 15002),
-        spark_ui_port=_env_int("LAKEHOUSE_SPARK_UI_PORT", 4040),
+        thrift_port=_env_number("LAKEHOUSE_THRIFT_PORT", 10000),
+        connect_port=_env_number("LAKEHOUSE_CONNECT_PORT", 15002),
+        spark_ui_port=_env_number("LAKEHOUSE_SPARK_UI_PORT", 4040),
         spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]"),
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"),
         spark_warehouse=_env("LAKEHOUSE_SPARK_WAREHOUSE", str(home / "warehouse")),
@@ -149,10 +145,10 @@ def settings() -> Settings:
             "LAKEHOUSE_METASTORE_URL",
             f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true",
         ),
-        spark_shuffle_partitions=_env_int("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
+        spark_shuffle_partitions=_env_number("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),
-        start_timeout_s=_env_int("LAKEHOUSE_START_TIMEOUT", 180),
-        ingest_batch_rows=_env_int("LAKEHOUSE_INGEST_BATCH_ROWS", 100_000),
-        ingest_bad_share_threshold=_env_float("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
-        ingest_settle_seconds=_env_float("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
+        start_timeout_s=_env_number("LAKEHOUSE_START_TIMEOUT", 180),
+        ingest_batch_rows=_env_number("LAKEHOUSE_INGEST_BATCH_ROWS", 100_000),
+        ingest_bad_share_threshold=_env_number("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
+        ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )
