@@ -70,7 +70,6 @@ class SparkServer(Service):
             "hive.server2.logging.operation.log.location": tmp / "operation_logs",
             "hive.exec.scratchdir": tmp / "hive-scratch",
             "hive.exec.local.scratchdir": tmp / "hive-local-scratch",
-            "hive.downloaded.resources.dir": tmp / "hive-resources",
             "hive.querylog.location": tmp / "hive-querylog",
         }
 
@@ -80,7 +79,8 @@ class SparkServer(Service):
         (self._conf_dir / "log4j2.properties").write_text(_LOG4J2)
         (self.settings.home / "metastore").mkdir(parents=True, exist_ok=True)
         # Created up front: Hive sessions opened at the same moment race to create them and
-        # the loser fails with "Couldn't create directory".
+        # the loser fails with "Couldn't create directory". (Downloaded resources keep Hive's
+        # default, a folder per session under java.io.tmpdir: a session deletes it on close.)
         for folder in self._hive_dirs().values():
             folder.mkdir(parents=True, exist_ok=True)
 
