@@ -91,7 +91,7 @@ def ingest_in_child(kind: str, size: int) -> tuple[float, int]:
         "from benchmarks.ingestion import bench_source\n"
         "from ingestion.engine import Options, ingest\n"
         "from ingestion.spark import connect\n"
-        f"ingest(connect(), bench_source({kind!r}, {size}), Options.from_env())\n"
+        f"ingest(connect(), bench_source({kind!r}, {size}), Options())\n"
     )
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -128,7 +128,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     from ingestion.spark import connect
 
     spark = connect()
-    options = Options.from_env()
+    options = Options()
     for source in _sources(args.sources):
         batches = ingest(spark, source, options, args.max_batches)
         good = sum(b.rows_good or 0 for b in batches)

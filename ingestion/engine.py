@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,17 +42,14 @@ DONE = ("committed", "quarantined", "rolled_back")
 
 @dataclass(frozen=True)
 class Options:
-    batch_rows: int = 100_000
-    """Most records in one batch: bounds memory whatever the size of a file or topic."""
-    bad_share_threshold: float = 0.2
-    """A batch with a larger share of bad records is quarantined whole."""
-    settle_seconds: float = 5.0
-    """A file modified more recently than this is still being written: left for the next run."""
+    """How batches are cut and judged; defaults come from the settings (LAKEHOUSE_INGEST_*)."""
 
-    @classmethod
-    def from_env(cls) -> Options:
-        s = settings()
-        return cls(s.ingest_batch_rows, s.ingest_bad_share_threshold, s.ingest_settle_seconds)
+    batch_rows: int = field(default_factory=lambda: settings().ingest_batch_rows)
+    """Most records in one batch: bounds memory whatever the size of a file or topic."""
+    bad_share_threshold: float = field(default_factory=lambda: settings().ingest_bad_share_threshold)
+    """A batch with a larger share of bad records is quarantined whole."""
+    settle_seconds: float = field(default_factory=lambda: settings().ingest_settle_seconds)
+    """A file modified more recently than this is still being written: left for the next run."""
 
 
 def _crash_point(name: str) -> None:
@@ -447,7 +444,7 @@ def rollback(spark: SparkSession, source: Source, batch_id: str) -> Batch:
 def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
     """Ingest a rolled-back batch again, from its file or its Kafka offsets, as a new batch."""
     with source_lock(source):
-        writer = BatchWriter(spark, source, Options.from_env())
+        writer = BatchWriter(spark, source, Options())
         batch = _find(writer, batch_id)
         if batch.status != "rolled_back":
             raise LakehouseError(

@@ -161,8 +161,9 @@ class Service(ABC):
         return Status(self.name, True, process.pid, ports)
 
     def start(self) -> Status:
-        if self._process() is not None:
-            print(f"{self.name}: already running (pid {self._process().pid})", flush=True)
+        running = self._process()
+        if running is not None:
+            print(f"{self.name}: already running (pid {running.pid})", flush=True)
             return self.status()
         java = java_executable()
         for port in self.ports():

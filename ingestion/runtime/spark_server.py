@@ -33,7 +33,10 @@ def spark_home() -> Path:
 
 
 def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
-    """Spark settings shared by the server and the embedded (in-process) session."""
+    """The lakehouse's Spark settings (Delta, metastore, warehouse, small-data defaults).
+
+    profiles.yml repeats them for dbt's `embedded` target, which cannot call Python.
+    """
     return {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
