@@ -2,7 +2,9 @@
 
 The same seed always gives the same records. Defects are the kinds real feeds carry: a word where
 a number belongs, a missing required field, a short CSV row, a line that is not a log line,
-invalid JSON, bytes that are not UTF-8, and the same event delivered twice.
+invalid JSON, bytes that are not UTF-8, and the same event delivered twice. Some defects are only
+visible to silver's business rules (a negative quantity, an unknown currency or site, an ad event
+type the ad server does not send): bronze keeps them, silver rejects them with a reason.
 """
 
 from __future__ import annotations
@@ -79,9 +81,13 @@ def transactions(rng: random.Random, count: int) -> Iterator[list[str]]:
             rng.choices(["completed", "refunded", "cancelled"], [90, 5, 5])[0],
         ]
         if rng.random() < DEFECT_RATE:
-            defect = rng.choice(["quantity", "customer", "short"])
+            defect = rng.choice(["quantity", "customer", "short", "negative", "currency"])
             if defect == "quantity":
                 row[3] = "abc"
+            elif defect == "negative":
+                row[3] = "-1"
+            elif defect == "currency":
+                row[5] = "XYZ"
             elif defect == "customer":
                 row[1] = ""
             else:
@@ -93,10 +99,13 @@ def transactions(rng: random.Random, count: int) -> Iterator[list[str]]:
 
 def server_logs(rng: random.Random, count: int) -> Iterator[str]:
     for _ in range(count):
+        at = START + timedelta(seconds=rng.randint(0, 30 * 86400))
         if rng.random() < DEFECT_RATE:
             yield rng.choice(["-- log rotated --", "GET /index.html", "\x00\x00garbage"])
             continue
-        at = START + timedelta(seconds=rng.randint(0, 30 * 86400))
+        if rng.random() < DEFECT_RATE / 2:  # a client that sent no request line: a log line, not a request
+            yield f'10.0.0.{rng.randint(1, 254)} - - [{at.strftime("%d/%b/%Y:%H:%M:%S +0000")}] "-" 408 0 "-" "-"'
+            continue
         status = rng.choices([200, 201, 301, 304, 400, 401, 403, 404, 500, 503], [70, 3, 3, 5, 3, 2, 1, 8, 3, 2])[0]
         method = rng.choices(["GET", "POST", "PUT", "DELETE"], [80, 15, 3, 2])[0]
         size = "-" if status in (301, 304) else str(rng.randint(200, 50_000))
@@ -115,7 +124,7 @@ def social_posts(rng: random.Random, count: int) -> Iterator[dict | str]:
             "post_id": f"P{n + 1:08d}",
             "user_id": user,
             "product_id": rng.choice(list(PRODUCTS)),
-            "platform": rng.choice(PLATFORMS),
+            "platform": rng.choice(PLATFORMS) if rng.random() >= DEFECT_RATE / 2 else "myspace",
             "likes": rng.randint(0, 5000),
             "shares": rng.randint(0, 400),
             "comments": rng.randint(0, 300),
@@ -221,7 +230,7 @@ def ad_events(rng: random.Random, count: int) -> Iterator[dict | bytes]:
             "event_id": f"E{n + 1:09d}",
             "campaign_id": f"CMP{rng.randint(1, 12):03d}",
             "ad_id": f"AD{rng.randint(1, 60):04d}",
-            "event_type": "click" if clicked else "impression",
+            "event_type": ("click" if clicked else "impression") if rng.random() >= DEFECT_RATE / 2 else "view",
             "user_id": f"u{rng.randint(1, 20000):06d}",
             "cost": round(rng.uniform(0.2, 2.5), 4) if clicked else round(rng.uniform(0.001, 0.01), 4),
             "event_timestamp": (START + timedelta(milliseconds=rng.randint(0, 30 * 86_400_000))).isoformat(),
@@ -258,6 +267,8 @@ def sales(rng: random.Random, count: int) -> Iterator[dict | bytes]:
         }
         if rng.random() < DEFECT_RATE:
             del vente["montant"]
+        elif rng.random() < DEFECT_RATE / 2:
+            vente["quantite"] = 0
         yield vente
         if rng.random() < DUPLICATE_RATE:
             yield vente
@@ -273,13 +284,17 @@ def water_quality(rng: random.Random, count: int, sites: int = 24) -> Iterator[d
         value = max(0.0, rng.gauss(typical, typical * 0.4))
         if rng.random() < 0.05:
             value = method["detection_limit"] / 2  # below the detection limit
+        unit = method["unit"]
+        if unit == "mg/L" and rng.random() < 0.02:  # some stations report in µg/L
+            value, unit = value * 1000, "µg/L"
+        site = rng.randint(1, sites) if rng.random() >= DEFECT_RATE / 2 else 999  # not a site of the network
         yield {
-            "site_id": f"S{rng.randint(1, sites):03d}",
+            "site_id": f"S{site:03d}",
             "method_id": method["method_id"],
             "sample_date": (START.date() - timedelta(days=rng.randint(0, 365))).isoformat(),
             "parameter": method["parameter"],
             "value": round(value, 4),
-            "unit": method["unit"],
+            "unit": unit,
             "flags": rng.choices(["", "<LQ", "estimated", "validated"], [80, 5, 5, 10])[0],
         }
 

@@ -1,0 +1,34 @@
+{{ config(materialized='incremental', unique_key='measurement_id') }}
+
+with validated as (
+    select * from {{ ref('int_water_quality_validated') }}
+    where reject_reason is null {{ new_rows_only() }}
+),
+
+deduplicated as (
+    {{ keep_first('validated', 'measurement_id', '_kafka_partition, _kafka_offset') }}
+),
+
+final as (
+    select
+        measurement_id,
+        site_id,
+        method_id,
+        sample_date,
+        cast(date_trunc('month', sample_date) as date) as sample_month,
+        parameter,
+        reported_value,
+        reported_unit,
+        value,
+        unit,
+        detection_limit,
+        is_below_detection_limit,
+        lab_flag,
+        _record_position,
+        _batch_id,
+        _ingested_at
+    from deduplicated
+    {{ not_yet_kept('deduplicated', 'measurement_id') }}
+)
+
+select * from final
