@@ -5,14 +5,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status run test docs sql bench lint clean distclean
+.PHONY: help install browser up down status run test docs sql bench bench-dbt lint clean distclean
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help:
 	@echo "make run     start the services, load the sample data, build every layer (the main job)"
 	@echo "make test    run the test suite against real Kafka, Spark and dbt"
 	@echo "make up | down | status    start, stop, show the local services"
 	@echo "make sql     beeline on the Spark server    make docs    dbt docs with lineage"
-	@echo "make bench   ingestion figures (Kafka and files -> bronze)"
+	@echo "make bench   ingestion figures (Kafka and files -> bronze)    make bench-dbt   dbt build figures"
 	@echo "make lint    ruff                            make clean   wipe the data home (keeps jars)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -35,7 +37,11 @@ status: install
 run: install
 	$(BIN)/lakehouse run
 
-test: install
+browser:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(BIN)/lakehouse jars
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -47,6 +53,9 @@ sql: install
 
 bench: install
 	$(BIN)/python benchmarks/ingestion.py $(BENCH_ARGS)
+
+bench-dbt: install
+	$(BIN)/python benchmarks/dbt_build.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check ingestion orchestration tests benchmarks

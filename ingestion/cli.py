@@ -8,8 +8,9 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT, dbt_executable, settings
 from ingestion.errors import LakehouseError
 from ingestion.runtime.jars import delta_bundle, ensure_jars, kafka_bundle
 from ingestion.runtime.kafka import KafkaBroker
@@ -79,7 +80,7 @@ def cmd_clean(args: argparse.Namespace) -> None:
 
 def dbt(*args: str) -> None:
     """Run the dbt CLI of this environment in the project root; fail loudly if dbt fails."""
-    executable = shutil.which("dbt", path=os.path.dirname(sys.executable)) or "dbt"
+    executable = dbt_executable()
     print(f"$ dbt {' '.join(args)}", flush=True)
     result = subprocess.run([executable, *args], cwd=PROJECT_ROOT)
     if result.returncode != 0:
@@ -176,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         "\nDone. Where to look:\n"
         f"  ad hoc SQL:     make sql   (beeline on jdbc:hive2://{s.spark_host}:{s.thrift_port})\n"
         f"  PySpark:        SparkSession.builder.remote('{s.spark_connect_url}').getOrCreate()\n"
-        f"  dbt docs:       make docs  (lineage on http://127.0.0.1:8080)\n"
+        f"  dbt docs:       make docs  (lineage on http://127.0.0.1:{s.docs_port})\n"
         f"  Spark UI:       http://{s.spark_host}:{s.spark_ui_port}\n"
         f"  data home:      {s.home}\n"
         "  stop it all:    make down"
@@ -193,9 +194,30 @@ def cmd_sql(args: argparse.Namespace) -> None:
     raise SystemExit(subprocess.run(argv, env=env).returncode)
 
 
+def dagster_home() -> Path:
+    """The local Dagster instance (runs, schedules, sensor cursors) lives in the data home."""
+    home = settings().home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    """The Dagster UI with its daemon (schedules, sensors, automation), on 127.0.0.1."""
+    cmd_up(args)
+    port = args.port or settings().dagster_port
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home())}
+    dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
+    print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
+    argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    raise SystemExit(subprocess.run(argv, cwd=PROJECT_ROOT, env=env).returncode)
+
+
 def cmd_docs(args: argparse.Namespace) -> None:
     dbt("docs", "generate", "--target", "local")
-    dbt("docs", "serve", "--host", "127.0.0.1", "--port", str(args.port), "--no-browser")
+    port = args.port or settings().docs_port
+    print(f"serving the dbt docs on http://127.0.0.1:{port} (lineage: the graph icon, bottom right)", flush=True)
+    dbt("docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC")
     sql.add_argument("-e", "--execute", help="run one statement and exit")
     docs = add("docs", cmd_docs, "generate and serve the dbt docs site (lineage)")
-    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument("--port", type=int, help="default: LAKEHOUSE_DOCS_PORT (8080)")
+    ui = add("ui", cmd_ui, "start the services and the Dagster UI with its daemon (schedules, sensors)")
+    ui.add_argument("--port", type=int, help="default: LAKEHOUSE_DAGSTER_PORT (3000)")
     return parser
 
 

@@ -56,6 +56,11 @@ class Settings:
     spark_shuffle_partitions: int
     delta_version: str
 
+    docs_port: int
+    """The dbt docs site (`lakehouse docs`)."""
+    dagster_port: int
+    """The Dagster UI (`lakehouse ui`)."""
+
     start_timeout_s: int
 
     ingest_batch_rows: int
@@ -113,6 +118,8 @@ def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
         "LAKEHOUSE_THRIFT_PORT": 10000,
         "LAKEHOUSE_CONNECT_PORT": 15002,
         "LAKEHOUSE_SPARK_UI_PORT": 4040,
+        "LAKEHOUSE_DOCS_PORT": 8080,
+        "LAKEHOUSE_DAGSTER_PORT": 3000,
     }
     return {
         "LAKEHOUSE_HOME": str(PROJECT_ROOT / ".lakehouse" / name),
@@ -138,6 +145,8 @@ def settings() -> Settings:
         thrift_port=_env_number("LAKEHOUSE_THRIFT_PORT", 10000),
         connect_port=_env_number("LAKEHOUSE_CONNECT_PORT", 15002),
         spark_ui_port=_env_number("LAKEHOUSE_SPARK_UI_PORT", 4040),
+        docs_port=_env_number("LAKEHOUSE_DOCS_PORT", 8080),
+        dagster_port=_env_number("LAKEHOUSE_DAGSTER_PORT", 3000),
         spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]"),
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"),
         spark_warehouse=_env("LAKEHOUSE_SPARK_WAREHOUSE", str(home / "warehouse")),
@@ -152,3 +161,11 @@ def settings() -> Settings:
         ingest_bad_share_threshold=_env_number("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )
+
+
+def dbt_executable() -> str:
+    """The dbt CLI installed beside this Python (the project's virtualenv), else the one on PATH."""
+    import shutil
+    import sys
+
+    return shutil.which("dbt", path=os.path.dirname(sys.executable)) or shutil.which("dbt") or "dbt"

@@ -228,7 +228,8 @@ def ad_events(rng: random.Random, count: int) -> Iterator[dict | bytes]:
         clicked = rng.random() < 0.04
         event = {
             "event_id": f"E{n + 1:09d}",
-            "campaign_id": f"CMP{rng.randint(1, 12):03d}",
+            # Now and then a campaign the marketing plan (the `campaigns` seed) does not list.
+            "campaign_id": f"CMP{rng.randint(1, 12) if rng.random() >= DEFECT_RATE / 2 else 99:03d}",
             "ad_id": f"AD{rng.randint(1, 60):04d}",
             "event_type": ("click" if clicked else "impression") if rng.random() >= DEFECT_RATE / 2 else "view",
             "user_id": f"u{rng.randint(1, 20000):06d}",

@@ -26,6 +26,11 @@ for name in [name for name in os.environ if name.startswith("LAKEHOUSE_") and na
         del os.environ[name]
 
 from ingestion.config import settings  # noqa: E402  (after the environment is set)
+
+# dbt's artifacts and logs stay in the test data home: a user's `target/` is left alone.
+DBT_TARGET = settings().home / "dbt" / "target"
+os.environ["DBT_TARGET_PATH"] = str(DBT_TARGET)
+os.environ["DBT_LOG_PATH"] = str(settings().home / "dbt" / "logs")
 from ingestion.runtime.kafka import KafkaBroker  # noqa: E402
 from ingestion.runtime.spark_server import SparkServer  # noqa: E402
 
@@ -122,3 +127,49 @@ def land(source: str, name: str, content: bytes | str, settled: bool = True) -> 
 
 def rows(spark, sql: str) -> list[tuple]:
     return [tuple(row) for row in spark.sql(sql).collect()]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, which `make test` installs (Playwright cannot download its own browser here)."""
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "Chromium is not installed: run the tests with `make test` (it installs it) or set CHROMIUM"
+    return path
+
+
+def wait_for_http(url: str, timeout_s: float = 120) -> None:
+    """Poll `url` until it answers (a server started in the background)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def screenshot_path(name: str) -> Path:
+    """Where browser tests leave their screenshots (kept after the run, under the test data home)."""
+    folder = settings().home.parent / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def xlsx_bytes(records: list[dict]) -> bytes:
+    """A workbook with a header row and one row per record, as bytes to `land`."""
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(list(records[0]))
+    for record in records:
+        sheet.append(list(record.values()))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -1,0 +1,48 @@
+"""The code location loads, and its asset graph is one lineage from landing zone to gold."""
+
+import json
+
+from dagster import AssetKey
+
+from orchestration.definitions import defs
+from orchestration.project import dbt_project
+
+
+def test_every_dbt_source_is_fed_by_its_ingestion_asset():
+    graph = defs.resolve_asset_graph()
+    keys = set(graph.get_all_asset_keys())
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    source_keys = {AssetKey([source["source_name"], source["name"]]) for source in manifest["sources"].values()}
+
+    assert len(source_keys) == 9
+    for key in source_keys:
+        node = graph.get(key)
+        assert node.is_materializable and node.group_name == "bronze", key
+        assert [parent.path[0] for parent in node.parent_keys] in (["landing"], ["kafka"]), key
+    # No orphan key: every asset's parents are assets of this location.
+    for key in keys:
+        assert graph.get(key).parent_keys <= keys, key
+
+
+def test_layers_are_groups_and_dbt_tests_are_checks():
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    assert set(groups) == {"landing", "bronze", "reference", "silver", "gold"}
+    assert "gold/agg_spend_by_customer" in groups["gold"]
+    assert "silver/slv_commerce__sales" in groups["silver"]
+    assert graph.get(AssetKey(["gold", "agg_spend_by_customer"])).description.startswith("Spend per customer")
+
+    checks = {(check.asset_key.to_user_string(), check.name) for check in graph.asset_check_keys}
+    assert ("silver/slv_commerce__transactions", "unique_slv_commerce__transactions_transaction_id") in checks
+    assert any(name.startswith("reconciles_with_bronze") for key, name in checks if key == "silver/slv_commerce__sales")
+    assert len(checks) > 100
+
+
+def test_jobs_schedules_and_sensors_are_defined():
+    for job in ("ingest_everything", "transform_everything", "full_refresh", "build_everything", "rollback_and_replay"):
+        assert defs.resolve_job_def(job) is not None
+    assert defs.resolve_schedule_def("daily_build").cron_schedule == "0 2 * * *"
+    sensor_names = {sensor.name for sensor in defs.sensors}
+    assert {"transactions_landing_files", "sales_topic_messages", "silver_and_gold_follow_bronze"} <= sensor_names
