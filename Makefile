@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser up down status run test docs sql bench bench-dbt lint clean distclean
+.PHONY: help install browser up down status run test docs ui sql bench bench-dbt bench-dagster lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -13,8 +13,9 @@ help:
 	@echo "make run     start the services, load the sample data, build every layer (the main job)"
 	@echo "make test    run the test suite against real Kafka, Spark and dbt"
 	@echo "make up | down | status    start, stop, show the local services"
+	@echo "make ui      the Dagster UI (assets, runs, schedules, sensors) on 127.0.0.1:3000"
 	@echo "make sql     beeline on the Spark server    make docs    dbt docs with lineage"
-	@echo "make bench   ingestion figures (Kafka and files -> bronze)    make bench-dbt   dbt build figures"
+	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
 	@echo "make lint    ruff                            make clean   wipe the data home (keeps jars)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -48,6 +49,9 @@ test: install browser
 docs: install
 	$(BIN)/lakehouse docs
 
+ui: install
+	$(BIN)/lakehouse ui
+
 sql: install
 	$(BIN)/lakehouse sql
 
@@ -56,6 +60,9 @@ bench: install
 
 bench-dbt: install
 	$(BIN)/python benchmarks/dbt_build.py $(BENCH_ARGS)
+
+bench-dagster: install
+	$(BIN)/python benchmarks/dagster_overhead.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check ingestion orchestration tests benchmarks

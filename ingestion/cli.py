@@ -178,6 +178,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         f"  ad hoc SQL:     make sql   (beeline on jdbc:hive2://{s.spark_host}:{s.thrift_port})\n"
         f"  PySpark:        SparkSession.builder.remote('{s.spark_connect_url}').getOrCreate()\n"
         f"  dbt docs:       make docs  (lineage on http://127.0.0.1:{s.docs_port})\n"
+        f"  Dagster UI:     make ui    (assets, checks, runs on http://127.0.0.1:{s.dagster_port})\n"
         f"  Spark UI:       http://{s.spark_host}:{s.spark_ui_port}\n"
         f"  data home:      {s.home}\n"
         "  stop it all:    make down"

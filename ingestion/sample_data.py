@@ -103,8 +103,11 @@ def server_logs(rng: random.Random, count: int) -> Iterator[str]:
         if rng.random() < DEFECT_RATE:
             yield rng.choice(["-- log rotated --", "GET /index.html", "\x00\x00garbage"])
             continue
-        if rng.random() < DEFECT_RATE / 2:  # a client that sent no request line: a log line, not a request
-            yield f'10.0.0.{rng.randint(1, 254)} - - [{at.strftime("%d/%b/%Y:%H:%M:%S +0000")}] "-" 408 0 "-" "-"'
+        if rng.random() < DEFECT_RATE / 2:  # a TLS handshake sent to the HTTP port: logged, but not a request
+            yield (
+                f'10.0.0.{rng.randint(1, 254)} - - [{at.strftime("%d/%b/%Y:%H:%M:%S +0000")}] '
+                r'"\x16\x03\x01\x00\xca\x01" 400 166 "-" "-"'
+            )
             continue
         status = rng.choices([200, 201, 301, 304, 400, 401, 403, 404, 500, 503], [70, 3, 3, 5, 3, 2, 1, 8, 3, 2])[0]
         method = rng.choices(["GET", "POST", "PUT", "DELETE"], [80, 15, 3, 2])[0]
