@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 def _reachable(factory: Callable[..., T], **config: Any) -> T:
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaTimeoutError
 
     s = settings()
     error = LakehouseError(
@@ -24,7 +24,7 @@ def _reachable(factory: Callable[..., T], **config: Any) -> T:
         raise error
     try:
         return factory(bootstrap_servers=s.kafka_bootstrap, **config)
-    except KafkaError:  # it answered, but not as a broker (kafka-python retried for 30 s)
+    except KafkaTimeoutError:  # it answered, but not as a broker (kafka-python retried for 30 s)
         raise error from None
 
 

@@ -35,7 +35,6 @@ def rebuild_downstream(context: OpExecutionContext, source_name: str, dbt: DbtCl
         ["build", "--select", f"source:bronze.{source_name}+", "--full-refresh"],
         manifest=dbt_project.manifest_path,
         dagster_dbt_translator=LakehouseTranslator(),
-        context=context,
     ).stream()
 
 

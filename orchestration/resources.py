@@ -5,45 +5,38 @@ from contextlib import contextmanager
 
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
-from pydantic import Field
 from pyspark.sql import SparkSession
 
 from ingestion import kafka_client
-from ingestion.config import dbt_executable, settings
+from ingestion.config import dbt_executable
 from ingestion.sources import Source
 from orchestration.project import dbt_project
 
 
 class SparkServer(ConfigurableResource):
-    """The lakehouse Spark server, reached over Spark Connect."""
-
-    url: str = Field(default_factory=lambda: settings().spark_connect_url)
+    """The lakehouse Spark server, reached over Spark Connect (LAKEHOUSE_SPARK_HOST, LAKEHOUSE_CONNECT_PORT)."""
 
     @contextmanager
     def session(self) -> Iterator[SparkSession]:
+        # The process's one Connect session, left open: stopping it would stop it for every other
+        # user in the process (a run's other steps, a test), and it ends with the process anyway.
         from ingestion.spark import connect
 
-        spark = connect()
-        try:
-            yield spark
-        finally:
-            spark.stop()
+        yield connect()
 
 
 class KafkaBroker(ConfigurableResource):
-    """The Kafka cluster the topics live on."""
-
-    bootstrap_servers: str = Field(default_factory=lambda: settings().kafka_bootstrap)
+    """The Kafka cluster the topics live on (LAKEHOUSE_KAFKA_HOST, LAKEHOUSE_KAFKA_PORT)."""
 
     def unread_offsets(self, source: Source) -> dict[int, tuple[int, int]]:
         """Per partition of the source's topic, (offset the lakehouse holds up to, end offset), for
         the partitions that have messages the lakehouse does not hold yet. Quick: no data is read."""
         from kafka import TopicPartition
 
-        consumer = kafka_client.consumer(
-            group_id=f"lakehouse-bronze-{source.name}", request_timeout_ms=10_000, api_version_auto_timeout_ms=5_000
-        )
+        consumer = kafka_client.consumer(group_id=f"lakehouse-bronze-{source.name}")
         try:
+            if source.topic not in consumer.topics():  # fetches fresh metadata: a new topic shows up
+                return {}
             partitions = consumer.partitions_for_topic(source.topic) or set()
             tps = [TopicPartition(source.topic, p) for p in sorted(partitions)]
             ends = consumer.end_offsets(tps) if tps else {}

@@ -9,6 +9,7 @@ from ingestion.engine import Options, ingest
 from ingestion.producer import produce
 from ingestion.sources import get_source
 from orchestration.automation import sensors
+from orchestration.definitions import defs
 from orchestration.resources import KafkaBroker, SparkServer
 from tests.conftest import land, xlsx_bytes
 
@@ -17,7 +18,11 @@ SENSORS = {sensor.name: sensor for sensor in sensors}
 
 def _tick(sensor_name: str, cursor: str | None, instance: DagsterInstance):
     context = build_sensor_context(
-        cursor=cursor, instance=instance, resources={"spark": SparkServer(), "kafka": KafkaBroker()}
+        cursor=cursor,
+        instance=instance,
+        resources={"spark": SparkServer(), "kafka": KafkaBroker()},
+        definitions=defs,
+        sensor_name=sensor_name,
     )
     return SENSORS[sensor_name].evaluate_tick(context)
 
