@@ -207,7 +207,9 @@ def cmd_ui(args: argparse.Namespace) -> None:
     """The Dagster UI with its daemon (schedules, sensors, automation), on 127.0.0.1."""
     cmd_up(args)
     port = args.port or settings().dagster_port
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home())}
+    # dagster-dbt looks for `dbt` on PATH (to prepare the manifest): this environment's comes first.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "PATH": path}
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
     print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
     argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]

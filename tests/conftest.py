@@ -173,3 +173,16 @@ def xlsx_bytes(records: list[dict]) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float = 30) -> None:
+    """Stop a command started with `start_new_session=True` and everything it started."""
+    import contextlib
+    import signal
+
+    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # children that outlived their parent
+    process.wait(timeout=grace_s)

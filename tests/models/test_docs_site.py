@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 
 from playwright.sync_api import sync_playwright
 
 from ingestion.config import settings
-from tests.conftest import PROJECT_ROOT, screenshot_path, wait_for_http
+from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
 
 GOLD = {
     "fct_order_lines", "agg_sales_by_product_day", "agg_sales_by_product", "agg_spend_by_customer",
@@ -63,8 +62,7 @@ def test_lineage_page_shows_sources_flowing_to_gold(spark_server, chromium):
             graph = page.evaluate(GRAPH)
             browser.close()
     finally:
-        os.killpg(docs.pid, signal.SIGTERM)
-        docs.wait(timeout=30)
+        stop_process_group(docs)
 
     assert set(graph["nodes"]) >= GOLD
     assert {f"bronze.{name}" for name in ("transactions", "sales", "server_logs", "water_quality")} <= set(

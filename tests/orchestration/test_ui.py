@@ -3,7 +3,6 @@ materialisation launched through the GraphQL API succeeds."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ingestion.config import settings
-from tests.conftest import PROJECT_ROOT, screenshot_path, wait_for_http
+from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
 
 LOCATION_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
 LAUNCH = """
@@ -55,8 +54,7 @@ def dagster_ui(kafka, spark_server):
         wait_for_http(f"{url}/server_info", timeout_s=300)
         yield url
     finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=60)
+        stop_process_group(ui)
 
 
 def test_asset_graph_shows_the_layers(dagster_ui, chromium):
@@ -69,6 +67,9 @@ def test_asset_graph_shows_the_layers(dagster_ui, chromium):
         for group in ("bronze", "silver", "gold"):
             page.get_by_text(group, exact=True).first.wait_for(timeout=120_000)
         page.wait_for_timeout(3000)  # the graph layout settles
+        skip = page.get_by_role("button", name="Skip")  # the first-visit newsletter dialog
+        if skip.count():
+            skip.click()
         page.screenshot(path=screenshot_path("dagster-asset-graph.png"))
         text = page.inner_text("body")
         browser.close()
