@@ -38,7 +38,9 @@ class DbtBuildConfig(Config):
     pool="dbt",  # one dbt build at a time: two merges into the same Delta table would conflict
 )
 def lakehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    # Cautious: a test runs only when every model it reads is selected (materialising a seed alone
+    # must not run a relationship test of a silver model that may not exist yet).
+    args = ["build", "--indirect-selection", "cautious", *(["--full-refresh"] if config.full_refresh else [])]
     yield from dbt.cli(args, context=context).stream().fetch_row_counts()
 
 
