@@ -105,7 +105,7 @@ def server_logs(rng: random.Random, count: int) -> Iterator[str]:
             continue
         if rng.random() < DEFECT_RATE / 2:  # a TLS handshake sent to the HTTP port: logged, but not a request
             yield (
-                f'10.0.0.{rng.randint(1, 254)} - - [{at.strftime("%d/%b/%Y:%H:%M:%S +0000")}] '
+                f"10.0.0.{rng.randint(1, 254)} - - [{at.strftime('%d/%b/%Y:%H:%M:%S +0000')}] "
                 r'"\x16\x03\x01\x00\xca\x01" 400 166 "-" "-"'
             )
             continue
