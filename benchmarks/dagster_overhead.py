@@ -13,24 +13,13 @@ It runs against its own data home (.lakehouse/bench) and ports, started and stop
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from ingestion.config import dbt_executable, side_by_side_environment  # noqa: E402  (reads no setting yet)
+from bench_env import CLI, ROOT, fresh_home, stop_services, timed
 
-BENCH_ENV = side_by_side_environment("bench", port_offset=20000)
-os.environ.update(BENCH_ENV)
-os.environ.setdefault("LAKEHOUSE_CACHE", str(ROOT / ".lakehouse" / "cache"))
-os.environ["DBT_TARGET_PATH"] = str(Path(BENCH_ENV["LAKEHOUSE_HOME"]) / "dbt" / "target")
-os.environ["DBT_LOG_PATH"] = str(Path(BENCH_ENV["LAKEHOUSE_HOME"]) / "dbt" / "logs")
+from ingestion.config import dbt_executable
 
-CLI = [sys.executable, "-m", "ingestion.cli"]
 LOAD = "from orchestration.definitions import defs; defs.resolve_asset_graph()"
 MATERIALIZE_ALL = (
     "from dagster import DagsterInstance\n"
@@ -40,18 +29,8 @@ MATERIALIZE_ALL = (
 )
 
 
-def timed(argv: list[str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"`{' '.join(argv[-3:])[:200]}` failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return time.perf_counter() - started
-
-
 def fresh_home_with_sample_data(rows: int) -> None:
-    timed([*CLI, "down"])
-    subprocess.run(["rm", "-rf", BENCH_ENV["LAKEHOUSE_HOME"]], check=True)
-    timed([*CLI, "up"])
+    fresh_home()
     timed([*CLI, "generate", "--rows", str(rows)])
     timed([dbt_executable(), "parse", "--target", "local", "--target-path", str(ROOT / "target")])
 
@@ -68,7 +47,7 @@ def main() -> None:
         fresh_home_with_sample_data(args.rows)
         dagster_s = timed([sys.executable, "-c", MATERIALIZE_ALL])
     finally:
-        subprocess.run([*CLI, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
+        stop_services()
 
     print(f"code location load (fresh process, {args.loads} loads): median {statistics.median(loads):.1f} s, "
           f"min {min(loads):.1f} s, max {max(loads):.1f} s")  # fmt: skip

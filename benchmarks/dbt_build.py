@@ -15,34 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from ingestion.config import side_by_side_environment  # noqa: E402  (reads no setting yet)
+from bench_env import CLI, DBT_TARGET, fresh_home, stop_services, timed
 
-BENCH_ENV = side_by_side_environment("bench", port_offset=20000)
-os.environ.update(BENCH_ENV)
-os.environ.setdefault("LAKEHOUSE_CACHE", str(ROOT / ".lakehouse" / "cache"))
-DBT_TARGET = Path(BENCH_ENV["LAKEHOUSE_HOME"]) / "dbt" / "target"
-os.environ["DBT_TARGET_PATH"] = str(DBT_TARGET)
-os.environ["DBT_LOG_PATH"] = str(DBT_TARGET.parent / "logs")
+from ingestion.config import dbt_executable
 
-CLI = [sys.executable, "-m", "ingestion.cli"]
-DBT = str(Path(sys.executable).parent / "dbt")
+DBT = dbt_executable()
 SLOWEST = 8
-
-
-def run(argv: list[str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"`{' '.join(argv[-4:])}` failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return time.perf_counter() - started
 
 
 def model_times() -> list[tuple[str, float]]:
@@ -65,14 +44,12 @@ def bronze_rows() -> int:
 
 
 def bench(rows: int) -> dict:
-    run([*CLI, "down"])
-    subprocess.run(["rm", "-rf", BENCH_ENV["LAKEHOUSE_HOME"]], check=True)
-    run([*CLI, "up"])
-    run([*CLI, "generate", "--rows", str(rows)])
-    ingest_s = run([*CLI, "ingest"])
-    first_s = run([DBT, "build", "--target", "local"])
+    fresh_home()
+    timed([*CLI, "generate", "--rows", str(rows)])
+    ingest_s = timed([*CLI, "ingest"])
+    first_s = timed([DBT, "build", "--target", "local"])
     first_models = model_times()
-    second_s = run([DBT, "build", "--target", "local"])
+    second_s = timed([DBT, "build", "--target", "local"])
     return {
         "rows": rows,
         "bronze": bronze_rows(),
@@ -91,7 +68,7 @@ def main() -> None:
     try:
         figures = [bench(int(rows)) for rows in args.rows.split(",")]
     finally:
-        subprocess.run([*CLI, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
+        stop_services()
 
     print(f"{'per source':>10} {'bronze rows':>12} {'ingest s':>9} {'dbt build s':>12} {'again, no new data s':>21}")
     for f in figures:

@@ -1,0 +1,42 @@
+"""What every benchmark shares: its own data home and ports (`.lakehouse/bench`, ports + 20000),
+dbt artifacts kept there, and a few helpers. Import it before anything reads a setting."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from ingestion.config import side_by_side_environment  # noqa: E402  (reads no setting yet)
+
+BENCH_ENV = side_by_side_environment("bench", port_offset=20000)
+os.environ.update(BENCH_ENV)
+os.environ.setdefault("LAKEHOUSE_CACHE", str(ROOT / ".lakehouse" / "cache"))
+HOME = Path(BENCH_ENV["LAKEHOUSE_HOME"])
+DBT_TARGET = HOME / "dbt" / "target"
+os.environ["DBT_TARGET_PATH"] = str(DBT_TARGET)
+os.environ["DBT_LOG_PATH"] = str(HOME / "dbt" / "logs")
+
+CLI = [sys.executable, "-m", "ingestion.cli"]
+
+
+def timed(argv: list[str]) -> float:
+    """Seconds `argv` took; its output is shown only when it fails."""
+    started = time.perf_counter()
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"`{' '.join(argv)[:200]}` failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def fresh_home() -> None:
+    """Services stopped, the bench data home wiped, services started again."""
+    subprocess.run([*CLI, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(["rm", "-rf", str(HOME)], check=True)
+    timed([*CLI, "up"])
+
+
+def stop_services() -> None:
+    subprocess.run([*CLI, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
