@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser up down status run test docs ui sql bench bench-dbt bench-dagster lint clean distclean
+.PHONY: help install browser manifest up down status run test docs ui sql bench bench-dbt bench-dagster lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -42,14 +42,18 @@ browser:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+# The dbt manifest the Dagster code location loads, prepared at build time (dbt parse).
+manifest: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dagster-dbt project prepare-and-package --file orchestration/project.py
+
+test: install browser manifest
 	$(BIN)/lakehouse jars
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs: install
 	$(BIN)/lakehouse docs
 
-ui: install
+ui: install manifest
 	$(BIN)/lakehouse ui
 
 sql: install
