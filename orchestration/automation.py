@@ -61,10 +61,10 @@ silver_and_gold_follow_bronze = AutomationConditionSensorDefinition(
 )
 
 
-def settled_files(source: Source, now: float | None = None) -> dict[str, tuple[int, int]]:
+def settled_files(source: Source) -> dict[str, tuple[int, int]]:
     """Files of the source's landing folder that stopped changing: name -> (size, mtime in ns)."""
     folder = settings().landing_dir / source.name
-    now = time.time() if now is None else now
+    now = time.time()
     found = {}
     for path in sorted(folder.rglob("*")) if folder.exists() else []:
         if path.is_file() and not path.name.startswith("."):
@@ -111,7 +111,7 @@ def landing_sensor(source: Source) -> SensorDefinition:
             requested = {tuple(pair) for pair in state["requested"]}
         present = {(name, sha) for name, _, _, sha in files}
         new = sorted(present - requested)
-        cursor = json.dumps({"files": files, "requested": sorted(present & requested | set(new))})
+        cursor = json.dumps({"files": files, "requested": sorted(present)})  # forgets files that left
         if not new:
             return SensorResult(skip_reason="no new or changed file", cursor=cursor)
         run_key = hashlib.sha256(json.dumps(new).encode()).hexdigest()[:32]
