@@ -54,7 +54,7 @@ def batch_metadata(batches: list[Batch]) -> dict:
         "batches": len(batches),
         "batch_ids": MetadataValue.json([b.batch_id for b in batches]),
         "batches_quarantined_whole": sum(1 for b in batches if b.status == "quarantined"),
-        "files": MetadataValue.json(inputs) if inputs else MetadataValue.json([]),
+        "files": MetadataValue.json(inputs),
         "offset_ranges": MetadataValue.json(ranges),
         "delta_version": max(versions) if versions else None,
     }
