@@ -200,6 +200,14 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record]
         chunk = following
 
 
+def landing_files(source: Source) -> Iterator[tuple[str, Path]]:
+    """The files of a source's landing folder (hidden ones excepted), by name relative to it."""
+    folder = settings().landing_dir / source.name
+    if folder.exists():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            yield str(path.relative_to(folder)), path
+
+
 def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[Batch]:
     started = time.time()
     folder = settings().landing_dir / source.name
@@ -211,9 +219,8 @@ def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[
             done.extend(_resume_file_batch(writer, folder, batch))
         # Which files are stable is decided once, up front: a file still being written when the
         # run starts waits for the next run, however long this one takes.
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for name, path in landing_files(source):
             age = started - path.stat().st_mtime
-            name = str(path.relative_to(folder))
             if age < options.settle_seconds:
                 print(f"{source.name}: {name} changed {age:.1f}s ago, still being written; left for the next run")
                 continue

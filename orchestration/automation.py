@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from ingestion.config import settings
-from ingestion.engine import file_sha256
+from ingestion.engine import file_sha256, landing_files
 from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, Source
 from orchestration.bronze import bronze_key
@@ -63,14 +63,12 @@ silver_and_gold_follow_bronze = AutomationConditionSensorDefinition(
 
 def settled_files(source: Source) -> dict[str, tuple[int, int]]:
     """Files of the source's landing folder that stopped changing: name -> (size, mtime in ns)."""
-    folder = settings().landing_dir / source.name
     now = time.time()
     found = {}
-    for path in sorted(folder.rglob("*")) if folder.exists() else []:
-        if path.is_file() and not path.name.startswith("."):
-            stat = path.stat()
-            if now - stat.st_mtime >= settings().ingest_settle_seconds:
-                found[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns)
+    for name, path in landing_files(source):
+        stat = path.stat()
+        if now - stat.st_mtime >= settings().ingest_settle_seconds:
+            found[name] = (stat.st_size, stat.st_mtime_ns)
     return found
 
 
