@@ -135,7 +135,10 @@ def main() -> None:
     subprocess.run([*cli, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
     subprocess.run(["rm", "-rf", BENCH_ENV["LAKEHOUSE_HOME"]], check=True)
     subprocess.run([*cli, "up"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    print(f"batch size {settings().ingest_batch_rows} records; data home {settings().home}\n")
+    print(
+        f"batches of {settings().ingest_batch_messages} messages, {settings().ingest_batch_rows} file records; "
+        f"data home {settings().home}\n"
+    )
     try:
         print("Kafka -> bronze")
         print(

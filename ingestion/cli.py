@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ingestion.config import PROJECT_ROOT, dbt_executable, settings
 from ingestion.errors import LakehouseError
-from ingestion.runtime.jars import delta_bundle, ensure_jars, kafka_bundle
+from ingestion.runtime.jars import ensure_jars, kafka_bundle, spark_server_bundle
 from ingestion.runtime.kafka import KafkaBroker
 from ingestion.runtime.service import Service
 from ingestion.runtime.spark_server import SparkServer, spark_home
@@ -54,7 +54,7 @@ def cmd_service(args: argparse.Namespace) -> None:
 
 
 def cmd_jars(_: argparse.Namespace) -> None:
-    for bundle in (kafka_bundle(settings()), delta_bundle(settings())):
+    for bundle in (kafka_bundle(settings()), spark_server_bundle(settings())):
         jars = ensure_jars(bundle, settings())
         print(f"{bundle.name}: {len(jars)} jars in {bundle.directory(settings())}")
 

@@ -55,6 +55,8 @@ class Settings:
     spark_metastore_url: str
     spark_shuffle_partitions: int
     delta_version: str
+    spark_kafka_connector_version: str
+    """org.apache.spark:spark-sql-kafka-0-10: the server reads Kafka offset ranges with it."""
 
     docs_port: int
     """The dbt docs site (`lakehouse docs`)."""
@@ -64,6 +66,7 @@ class Settings:
     start_timeout_s: int
 
     ingest_batch_rows: int
+    ingest_batch_messages: int
     ingest_bad_share_threshold: float
     ingest_settle_seconds: float
 
@@ -156,8 +159,10 @@ def settings() -> Settings:
         ),
         spark_shuffle_partitions=_env_number("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),
+        spark_kafka_connector_version=_env("LAKEHOUSE_SPARK_KAFKA_VERSION", "4.0.0"),
         start_timeout_s=_env_number("LAKEHOUSE_START_TIMEOUT", 180),
         ingest_batch_rows=_env_number("LAKEHOUSE_INGEST_BATCH_ROWS", 100_000),
+        ingest_batch_messages=_env_number("LAKEHOUSE_INGEST_BATCH_MESSAGES", 500_000),
         ingest_bad_share_threshold=_env_number("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )

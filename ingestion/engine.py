@@ -4,8 +4,9 @@ A batch is planned before it is read: a file, its content hash and the records t
 per-partition Kafka offset ranges. The plan is written to the ledger (`started`) first, so a
 batch interrupted at any point is re-run from the same plan. Bronze and quarantine writes are
 idempotent Delta appends (`txnAppId` = source, `txnVersion` = batch number): a re-run skips
-whatever already landed. Kafka offsets are committed to the broker only after the ledger says
-`committed`, and are informational: on start the consumer resumes from the ledger.
+whatever already landed. Kafka messages are read by the Spark server itself, by offset range.
+Offsets are committed to the broker only after the ledger says `committed`, and are
+informational: on start the ingestion resumes from the ledger.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import itertools
+import json
 import os
 import shutil
 import signal
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +46,10 @@ class Options:
     """How batches are cut and judged; defaults come from the settings (LAKEHOUSE_INGEST_*)."""
 
     batch_rows: int = field(default_factory=lambda: settings().ingest_batch_rows)
-    """Most records in one batch: bounds memory whatever the size of a file or topic."""
+    """Most records of a file in one batch: they are held in Python's memory."""
+    batch_messages: int = field(default_factory=lambda: settings().ingest_batch_messages)
+    """Most Kafka messages in one batch: the Spark server reads and caches them, a partition
+    per task, so this bounds its memory; each batch costs a few Delta commits, so it is large."""
     bad_share_threshold: float = field(default_factory=lambda: settings().ingest_bad_share_threshold)
     """A batch with a larger share of bad records is quarantined whole."""
     settle_seconds: float = field(default_factory=lambda: settings().ingest_settle_seconds)
@@ -92,27 +96,32 @@ class BatchWriter:
         self.known.append(batch)
         return batch
 
-    def write(self, batch: Batch, staged: pa.Table) -> Batch:
-        # The batch travels to Spark as a Parquet file in the staging folder: reading it is far
-        # faster than sending rows through Spark Connect. Checked once, cached, then split.
-        path = self._staging / f"{batch.batch_id}.parquet"
-        pq.write_table(staged, path)
+    def write(self, batch: Batch, staged: DataFrame) -> Batch:
+        """Check a staged batch once (cached), then split it between bronze and quarantine."""
         checked = (
-            validate(self.source, self.spark.read.parquet(str(path)))
+            validate(self.source, staged)
             .withColumns({"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.lit(datetime.now(UTC))})
             .cache()
         )
         try:
-            total = staged.num_rows
-            bad = total - checked.where("_reason is null").count()
+            total, bad = checked.agg(F.count(F.lit(1)), F.count("_reason")).first()
             self._write_checked(batch, checked, total, bad)
         finally:
             checked.unpersist()
-            path.unlink(missing_ok=True)
         batch.delta_version = ledger.written_version(self.spark, self.source.table, batch.batch_id)
         ledger.record_event(self.spark, batch)
         _crash_point("after_ledger_commit")
         return batch
+
+    def write_records(self, batch: Batch, records: list[Record]) -> Batch:
+        """A batch split in Python travels to Spark as a Parquet file in the staging folder:
+        reading it is far faster than sending rows through Spark Connect."""
+        path = self._staging / f"{batch.batch_id}.parquet"
+        pq.write_table(stage_file_records(records, batch.plan["file"]), path)
+        try:
+            return self.write(batch, self.spark.read.parquet(str(path)))
+        finally:
+            path.unlink(missing_ok=True)
 
     def _write_checked(self, batch: Batch, checked: DataFrame, total: int, bad: int) -> None:
         threshold = self.options.bad_share_threshold
@@ -165,6 +174,7 @@ class BatchWriter:
 
 # -- staging -------------------------------------------------------------------------------
 _FIELDS_TYPE = pa.map_(pa.string(), pa.string())
+_FIELDS_SPARK_TYPE = "map<string,string>"
 
 
 def stage_file_records(records: list[Record], file_name: str) -> pa.Table:
@@ -252,7 +262,7 @@ def _run_file_plan(writer: BatchWriter, folder: Path, name: str, sha256: str, st
 
 def _finish_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
     batch.plan = {**batch.plan, "records": len(chunk), "eof": last}
-    result = writer.write(batch, stage_file_records(chunk, batch.plan["file"]))
+    result = writer.write_records(batch, chunk)
     print(f"{writer.source.name}: {describe(result)}", flush=True)
     return result
 
@@ -271,65 +281,42 @@ def _resume_file_batch(writer: BatchWriter, folder: Path, batch: Batch) -> list[
 
 # -- kafka ---------------------------------------------------------------------------------
 def _consumer(source: Source):
-    return kafka_client.consumer(
-        group_id=f"lakehouse-bronze-{source.name}",
-        auto_offset_reset="earliest",
-        max_poll_records=5000,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
+    """For metadata and for committing offsets: the messages themselves are read by Spark."""
+    return kafka_client.consumer(group_id=f"lakehouse-bronze-{source.name}")
+
+
+def kafka_messages(spark: SparkSession, topic: str, ranges: list[dict]) -> DataFrame:
+    """Exactly the messages of the planned offset ranges (end exclusive), staged for validation.
+
+    The Spark server reads them itself with Spark's Kafka source (Java client, one task per
+    partition): nothing passes through Python, and a range no longer held by Kafka fails the
+    batch (`failOnDataLoss`) rather than landing part of it.
+    """
+    offsets = {
+        "startingOffsets": {topic: {str(r["partition"]): r["start"] for r in ranges}},
+        "endingOffsets": {topic: {str(r["partition"]): r["end"] for r in ranges}},
+    }
+    messages = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", settings().kafka_bootstrap)
+        .option("assign", json.dumps({topic: [r["partition"] for r in ranges]}))
+        .options(**{name: json.dumps(value) for name, value in offsets.items()})
+        .option("failOnDataLoss", "true")
+        .load()
     )
-
-
-def stage_kafka_messages(messages: list) -> pa.Table:
-    raws, errors = [], []
-    for message in messages:
-        value = message.value
-        if value is None:
-            raws.append(None)
-            errors.append("empty message (null value)")
-            continue
-        try:
-            raws.append(value.decode("utf-8"))
-            errors.append(None)
-        except UnicodeDecodeError as error:
-            raws.append(value.decode("utf-8", "replace"))
-            errors.append(f"undecodable bytes (not UTF-8 at byte {error.start})")
-    return pa.table(
-        {
-            "_raw": pa.array(raws, pa.string()),
-            "_fields": pa.nulls(len(messages), _FIELDS_TYPE),
-            "_error": pa.array(errors, pa.string()),
-            "_kafka_topic": pa.array([m.topic for m in messages], pa.string()),
-            "_kafka_partition": pa.array([m.partition for m in messages], pa.int32()),
-            "_kafka_offset": pa.array([m.offset for m in messages], pa.int64()),
-            "_kafka_timestamp": pa.array([m.timestamp * 1000 for m in messages], pa.timestamp("us", tz="UTC")),
-            "_kafka_key": pa.array(
-                [m.key.decode("utf-8", "replace") if m.key is not None else None for m in messages], pa.string()
-            ),
-        }
+    value = F.col("value").cast("string")
+    return messages.select(
+        F.make_valid_utf8(value).alias("_raw"),
+        F.lit(None).cast(_FIELDS_SPARK_TYPE).alias("_fields"),
+        F.when(F.col("value").isNull(), F.lit("empty message (null value)"))
+        .when(~F.is_valid_utf8(value), F.lit("undecodable bytes (the message is not UTF-8)"))
+        .alias("_error"),
+        F.col("topic").alias("_kafka_topic"),
+        F.col("partition").alias("_kafka_partition"),
+        F.col("offset").alias("_kafka_offset"),
+        F.col("timestamp").alias("_kafka_timestamp"),
+        F.make_valid_utf8(F.col("key").cast("string")).alias("_kafka_key"),
     )
-
-
-def _read_ranges(consumer, topic: str, ranges: list[dict], timeout_s: float = 120) -> list:
-    """Exactly the messages of the planned offset ranges (end exclusive), one partition at a time."""
-    from kafka import TopicPartition
-
-    messages = []
-    for r in ranges:
-        start, end = r["start"], r["end"]
-        tp = TopicPartition(topic, r["partition"])
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        deadline = time.monotonic() + timeout_s
-        while consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise LakehouseError(
-                    f"could not read offsets {start}-{end} of {topic} partition {tp.partition} within {timeout_s:.0f}s",
-                    hint="check that the broker is up and the topic's retention still holds these offsets",
-                )
-            for batch in consumer.poll(timeout_ms=1000).values():
-                messages.extend(m for m in batch if start <= m.offset < end)
-    return messages
 
 
 def _plan_ranges(positions: dict[int, int], ends: dict[int, int], budget: int) -> list[dict]:
@@ -363,7 +350,7 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
             done: list[Batch] = []
             for batch in [b for b in writer.known if b.status == "started"]:
                 print(f"{source.name}: resuming interrupted batch {batch.batch_id}", flush=True)
-                done.append(_finish_kafka_batch(writer, consumer, batch))
+                done.append(_finish_kafka_batch(writer, batch))
                 commit(batch.plan["ranges"])
             partitions = consumer.partitions_for_topic(topic)
             if not partitions:
@@ -384,39 +371,25 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
             ends = {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
             plans: list[list[dict]] = []
             while max_batches is None or len(done) + len(plans) < max_batches:
-                ranges = _plan_ranges(positions, ends, options.batch_rows)
+                ranges = _plan_ranges(positions, ends, options.batch_messages)
                 if not ranges:
                     break
                 plans.append(ranges)
                 positions.update({r["partition"]: r["end"] for r in ranges})
 
-            # Batch n+1 is read from Kafka while batch n is written by Spark. The consumer is used
-            # by one thread at a time: offsets are committed only while no read is in flight.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-{topic}") as reader:
-                pending = reader.submit(_read_staged, consumer, topic, plans[0]) if plans else None
-                for index, ranges in enumerate(plans):
-                    staged = pending.result()
-                    if index:
-                        commit(plans[index - 1])
-                    following = plans[index + 1] if index + 1 < len(plans) else None
-                    pending = reader.submit(_read_staged, consumer, topic, following) if following else None
-                    batch = writer.next_batch({"topic": topic, "ranges": ranges})
-                    result = writer.write(batch, staged)
-                    print(f"{source.name}: {describe(result)}", flush=True)
-                    done.append(result)
-                if plans:
-                    commit(plans[-1])
+            for ranges in plans:
+                batch = writer.next_batch({"topic": topic, "ranges": ranges})
+                result = writer.write(batch, kafka_messages(spark, topic, ranges))
+                print(f"{source.name}: {describe(result)}", flush=True)
+                done.append(result)
+                commit(ranges)
             return done
         finally:
             consumer.close()
 
 
-def _read_staged(consumer, topic: str, ranges: list[dict]) -> pa.Table:
-    return stage_kafka_messages(_read_ranges(consumer, topic, ranges))
-
-
-def _finish_kafka_batch(writer: BatchWriter, consumer, batch: Batch) -> Batch:
-    result = writer.write(batch, _read_staged(consumer, batch.plan["topic"], batch.plan["ranges"]))
+def _finish_kafka_batch(writer: BatchWriter, batch: Batch) -> Batch:
+    result = writer.write(batch, kafka_messages(writer.spark, batch.plan["topic"], batch.plan["ranges"]))
     print(f"{writer.source.name}: {describe(result)}", flush=True)
     return result
 
@@ -461,11 +434,7 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
         note = f"replay of {batch_id}"
         if source.kind == "kafka":
             new = writer.next_batch({"topic": batch.plan["topic"], "ranges": batch.plan["ranges"]}, note=note)
-            consumer = _consumer(source)
-            try:
-                return _finish_kafka_batch(writer, consumer, new)
-            finally:
-                consumer.close()
+            return _finish_kafka_batch(writer, new)
         folder = settings().landing_dir / source.name
         plan = batch.plan
         path = folder / plan["file"]

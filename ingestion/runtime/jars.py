@@ -73,13 +73,23 @@ def kafka_bundle(settings: Settings) -> JarBundle:
     )
 
 
-def delta_bundle(settings: Settings) -> JarBundle:
-    # Spark already ships everything else Delta depends on (antlr, jackson, scala).
+def spark_server_bundle(settings: Settings) -> JarBundle:
+    """Delta Lake, and Spark's Kafka source (the server reads the planned offset ranges itself).
+
+    Spark already ships everything else they depend on (antlr, jackson, scala, lz4, snappy,
+    hadoop-client). The Kafka connector of the latest 4.0 release served by Maven Central is
+    binary compatible with every Spark 4.0.x.
+    """
+    kafka_connector = settings.spark_kafka_connector_version
     return JarBundle(
         name="spark",
         artifacts=(
             f"io.delta:delta-spark_2.13:{settings.delta_version}",
             f"io.delta:delta-storage:{settings.delta_version}",
+            f"org.apache.spark:spark-sql-kafka-0-10_2.13:{kafka_connector}",
+            f"org.apache.spark:spark-token-provider-kafka-0-10_2.13:{kafka_connector}",
+            "org.apache.kafka:kafka-clients:3.9.0",
+            "org.apache.commons:commons-pool2:2.12.0",
         ),
         transitive=False,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyspark
 
 from ingestion.config import Settings
-from ingestion.runtime.jars import delta_bundle, ensure_jars
+from ingestion.runtime.jars import ensure_jars, spark_server_bundle
 from ingestion.runtime.service import Port, Service
 
 _LOG4J2 = """rootLogger.level = warn
@@ -77,7 +77,7 @@ class SparkServer(Service):
         }
 
     def prepare(self) -> None:
-        self._jars = ensure_jars(delta_bundle(self.settings), self.settings)
+        self._jars = ensure_jars(spark_server_bundle(self.settings), self.settings)
         self._conf_dir.mkdir(parents=True, exist_ok=True)
         (self._conf_dir / "log4j2.properties").write_text(_LOG4J2)
         (self.settings.home / "metastore").mkdir(parents=True, exist_ok=True)

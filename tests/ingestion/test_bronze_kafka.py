@@ -82,7 +82,7 @@ def test_the_sales_stream_is_accepted_in_the_producers_shape(kafka, spark):
     ) == [
         "invalid JSON (not a JSON object)",
         'quantite "deux" is not an integer',
-        "undecodable bytes (not UTF-8 at byte 0)",
+        "undecodable bytes (the message is not UTF-8)",
     ]
     assert ingest_topic(spark, get_source("sales"), Options()) == []  # nothing new, nothing twice
 
@@ -114,7 +114,7 @@ def _ingest_process(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ingestion.cli", "ingest", "device_events"],
         cwd=PROJECT_ROOT,
-        env={**__import__("os").environ, "LAKEHOUSE_INGEST_BATCH_ROWS": "10000", **env},
+        env={**__import__("os").environ, "LAKEHOUSE_INGEST_BATCH_MESSAGES": "10000", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -65,13 +65,13 @@ def test_rollback_and_replay_of_a_file_batch(spark):
 def test_rollback_and_replay_of_a_kafka_batch(kafka, spark):
     source = get_source("ad_events")
     sent = produce("ad_events", (encode(m) for m in ad_events(random.Random(5), 500)), progress=False)
-    batches = ingest_topic(spark, source, Options(batch_rows=200))
+    batches = ingest_topic(spark, source, Options(batch_messages=200))
     assert [b.rows_good + b.rows_bad for b in batches] == [200, 200, sent - 400]
     clean, clean_quarantine = _content(spark, source.table), _quarantine(spark, "ad_events")
 
     rollback(spark, source, batches[1].batch_id)
     assert len(_content(spark, source.table)) == len(clean) - batches[1].rows_good
-    assert ingest_topic(spark, source, Options(batch_rows=200)) == []  # the consumer does not re-read it
+    assert ingest_topic(spark, source, Options(batch_messages=200)) == []  # the consumer does not re-read it
 
     replayed = replay(spark, source, batches[1].batch_id)
 
