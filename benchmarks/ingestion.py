@@ -1,8 +1,9 @@
 """Ingestion benchmark: prints figures, asserts nothing.
 
 Kafka -> bronze on N messages of about 200 bytes, side by side with the raw kafka-python consume
-rate of the same topic (the client's own ceiling); peak RSS of the ingestion process at each size;
-files -> bronze for N transactions (CSV) and N log lines.
+rate of the same topic (the client's own ceiling); memory at each size: peak RSS of the ingestion
+process, and of the Spark server, which reads the messages and writes bronze (its RSS after the
+run, and its peak since it started); files -> bronze for N transactions (CSV) and N log lines.
 
     make bench                                    # 1M and 5M messages, 1M file rows
     .venv/bin/python benchmarks/ingestion.py --messages 200000 --file-rows 200000
@@ -21,22 +22,20 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from ingestion.config import side_by_side_environment  # noqa: E402  (reads no setting yet)
-
-BENCH_ENV = side_by_side_environment("bench", port_offset=20000)
-os.environ.update(BENCH_ENV)
-os.environ.setdefault("LAKEHOUSE_CACHE", str(ROOT / ".lakehouse" / "cache"))
-
+from benchmarks.bench_env import fresh_home, stop_services  # noqa: E402  (sets the environment first)
 from ingestion import kafka_client  # noqa: E402
 from ingestion.config import settings  # noqa: E402
-from ingestion.sources import get_source  # noqa: E402
+from ingestion.runtime.spark_server import SparkServer  # noqa: E402
+from ingestion.sources import Source, get_source  # noqa: E402
 
 
-def bench_source(kind: str, size: int):
+def bench_source(kind: str, size: int, run: str = "") -> Source:
     base = get_source("device_events" if kind == "kafka" else kind)
-    name = f"bench_{base.name}_{size}"
+    name = f"bench_{base.name}_{size}{run}"
     return dataclasses.replace(base, name=name, topic=name if kind == "kafka" else None)
 
 
@@ -68,7 +67,7 @@ def produce_messages(topic: str, count: int) -> int:
 
 
 def raw_consume(topic: str, expected: int) -> float:
-    """Seconds kafka-python alone takes to read the whole topic (same settings as the engine)."""
+    """Seconds kafka-python alone takes to read the whole topic (large fetches, no processing)."""
     from kafka import TopicPartition
 
     consumer = kafka_client.consumer(max_poll_records=5000, fetch_max_bytes=64 << 20, max_partition_fetch_bytes=8 << 20)
@@ -84,14 +83,14 @@ def raw_consume(topic: str, expected: int) -> float:
     return elapsed
 
 
-def ingest_in_child(kind: str, size: int) -> tuple[float, int]:
-    """Run the ingestion in a child process; return (seconds, peak RSS in MiB)."""
+def ingest_in_child(kind: str, size: int, run: str = "") -> tuple[float, int]:
+    """Run the ingestion in a child process; return (seconds from its start to its exit, peak RSS in MiB)."""
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from benchmarks.ingestion import bench_source\n"
         "from ingestion.engine import Options, ingest\n"
         "from ingestion.spark import connect\n"
-        f"ingest(connect(), bench_source({kind!r}, {size}), Options())\n"
+        f"ingest(connect(), bench_source({kind!r}, {size}, {run!r}), Options())\n"
     )
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -124,6 +123,12 @@ def write_files(kind: str, size: int) -> int:
     return path.stat().st_size
 
 
+def _peak_mib(process: psutil.Process) -> int:
+    """Peak resident memory of a process since it started (VmHWM)."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) >> 10
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", default="1000000,5000000", help="comma-separated topic sizes")
@@ -131,10 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.messages.split(",")]
 
-    cli = [sys.executable, "-m", "ingestion.cli"]
-    subprocess.run([*cli, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
-    subprocess.run(["rm", "-rf", BENCH_ENV["LAKEHOUSE_HOME"]], check=True)
-    subprocess.run([*cli, "up"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    fresh_home()
+    server = psutil.Process(SparkServer(settings()).status().pid)
     print(
         f"batches of {settings().ingest_batch_messages} messages, {settings().ingest_batch_rows} file records; "
         f"data home {settings().home}\n"
@@ -142,17 +145,21 @@ def main() -> None:
     try:
         print("Kafka -> bronze")
         print(
-            f"{'messages':>10} {'MB':>8} {'raw msg/s':>11} {'ingest msg/s':>13} {'ingest MB/s':>12} {'ratio':>6} {'peak RSS MiB':>13}"
+            f"{'messages':>10} {'server':>7} {'MB':>8} {'raw msg/s':>11} {'ingest msg/s':>13} {'ingest MB/s':>12} "
+            f"{'ratio':>6} {'client peak RSS MiB':>20} {'server RSS MiB':>15} {'server peak MiB':>16}"
         )
-        for size in sizes:
-            topic = bench_source("kafka", size).topic
+        # The first size twice: on the freshly started server (class loading, JIT), then warm.
+        for size, server_state in [(sizes[0], "fresh"), *[(size, "warm") for size in sizes]]:
+            run = f"_{server_state}"
+            topic = bench_source("kafka", size, run).topic
             total_bytes = produce_messages(topic, size)
             raw_s = raw_consume(topic, size)
-            ingest_s, rss = ingest_in_child("kafka", size)
+            ingest_s, rss = ingest_in_child("kafka", size, run)
             mb = total_bytes / 1e6
             print(
-                f"{size:>10} {mb:>8.1f} {size / raw_s:>11,.0f} {size / ingest_s:>13,.0f} {mb / ingest_s:>12.2f} "
-                f"{raw_s / ingest_s:>6.2f} {rss:>13}",
+                f"{size:>10} {server_state:>7} {mb:>8.1f} {size / raw_s:>11,.0f} {size / ingest_s:>13,.0f} "
+                f"{mb / ingest_s:>12.2f} "
+                f"{raw_s / ingest_s:>6.2f} {rss:>20} {server.memory_info().rss >> 20:>15} {_peak_mib(server):>16}",
                 flush=True,
             )
         print("\nfiles -> bronze")
@@ -165,7 +172,7 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        subprocess.run([*cli, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
+        stop_services()
 
 
 if __name__ == "__main__":

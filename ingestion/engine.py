@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -35,6 +36,7 @@ from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch
 from ingestion.readers import Record, read_records
+from ingestion.runtime.service import Port, port_answers
 from ingestion.sources import Source
 from ingestion.validation import validate
 
@@ -369,19 +371,12 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
                     )
                     positions[tp.partition] = beginnings[tp]
             ends = {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
-            plans: list[list[dict]] = []
-            while max_batches is None or len(done) + len(plans) < max_batches:
+            while max_batches is None or len(done) < max_batches:
                 ranges = _plan_ranges(positions, ends, options.batch_messages)
                 if not ranges:
                     break
-                plans.append(ranges)
                 positions.update({r["partition"]: r["end"] for r in ranges})
-
-            for ranges in plans:
-                batch = writer.next_batch({"topic": topic, "ranges": ranges})
-                result = writer.write(batch, kafka_messages(spark, topic, ranges))
-                print(f"{source.name}: {describe(result)}", flush=True)
-                done.append(result)
+                done.append(_finish_kafka_batch(writer, writer.next_batch({"topic": topic, "ranges": ranges})))
                 commit(ranges)
             return done
         finally:
@@ -389,7 +384,17 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
 
 
 def _finish_kafka_batch(writer: BatchWriter, batch: Batch) -> Batch:
-    result = writer.write(batch, kafka_messages(writer.spark, batch.plan["topic"], batch.plan["ranges"]))
+    try:
+        result = writer.write(batch, kafka_messages(writer.spark, batch.plan["topic"], batch.plan["ranges"]))
+    except PySparkException as error:
+        s = settings()
+        if port_answers(Port("Kafka broker", s.kafka_host, s.kafka_port)):
+            raise
+        raise LakehouseError(
+            f"the Kafka broker at {s.kafka_bootstrap} became unreachable while batch {batch.batch_id} was read; "
+            "nothing of the batch was committed",
+            hint="start it again (`lakehouse up`): the next ingestion re-runs the batch from its plan",
+        ) from error
     print(f"{writer.source.name}: {describe(result)}", flush=True)
     return result
 
