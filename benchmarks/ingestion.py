@@ -1,9 +1,11 @@
 """Ingestion benchmark: prints figures, asserts nothing.
 
-Kafka -> bronze on N messages of about 200 bytes, side by side with the raw kafka-python consume
-rate of the same topic (the client's own ceiling); memory at each size: peak RSS of the ingestion
-process, and of the Spark server, which reads the messages and writes bronze (its RSS after the
-run, and its peak since it started); files -> bronze for N transactions (CSV) and N log lines.
+Kafka -> bronze on N messages of about 200 bytes, side by side with reading the same topic and
+doing nothing else: kafka-python (the client's own ceiling), both with its C CRC-32C (as installed
+here) and with its pure-Python fallback, and Spark's Kafka source (what the ingestion reads with).
+Memory at each size: peak RSS of the ingestion process, and of the Spark server, which reads the
+messages and writes bronze (its RSS after the run, and its peak since it started).
+Files -> bronze for N transactions (CSV) and N log lines.
 
     make bench                                    # 1M and 5M messages, 1M file rows
     .venv/bin/python benchmarks/ingestion.py --messages 200000 --file-rows 200000
@@ -64,6 +66,35 @@ def produce_messages(topic: str, count: int) -> int:
 
     produce(topic, values(), total=count, progress=False)
     return total_bytes
+
+
+def raw_consume_in_child(topic: str, expected: int, c_crc: bool) -> float:
+    """`raw_consume` in a fresh process, with kafka-python's C CRC-32C or its pure-Python one."""
+    code = (
+        "import sys\n"
+        + ("" if c_crc else "sys.modules['crc32c'] = None  # kafka-python falls back to pure Python\n")
+        + f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from benchmarks.ingestion import raw_consume\n"
+        f"print(raw_consume({topic!r}, {expected}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(result.stdout.split()[-1])
+
+
+def spark_read(topic: str) -> float:
+    """Seconds the Spark server takes to read the whole topic with the ingestion's reader, writing nothing."""
+    from kafka import TopicPartition
+
+    from ingestion.engine import kafka_messages
+    from ingestion.spark import connect
+
+    consumer = kafka_client.consumer()
+    ends = consumer.end_offsets([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+    consumer.close()
+    ranges = [{"partition": tp.partition, "start": 0, "end": end} for tp, end in ends.items()]
+    started = time.perf_counter()
+    kafka_messages(connect(), topic, ranges).write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - started
 
 
 def raw_consume(topic: str, expected: int) -> float:
@@ -145,21 +176,26 @@ def main() -> None:
     try:
         print("Kafka -> bronze")
         print(
-            f"{'messages':>10} {'server':>7} {'MB':>8} {'raw msg/s':>11} {'ingest msg/s':>13} {'ingest MB/s':>12} "
-            f"{'ratio':>6} {'client peak RSS MiB':>20} {'server RSS MiB':>15} {'server peak MiB':>16}"
+            f"{'':>18} {'read only, msg/s':^40} {'ingestion':^34} {'memory, MiB':^31}\n"
+            f"{'messages':>10} {'server':>7} {'MB':>8} {'k-p, C crc':>11} {'k-p, py crc':>12} {'Spark':>9} "
+            f"{'msg/s':>8} {'MB/s':>6} {'ratio C':>8} {'ratio py':>9} {'client peak':>12} {'server':>7} {'server peak':>12}"
         )
         # The first size twice: on the freshly started server (class loading, JIT), then warm.
         for size, server_state in [(sizes[0], "fresh"), *[(size, "warm") for size in sizes]]:
             run = f"_{server_state}"
             topic = bench_source("kafka", size, run).topic
             total_bytes = produce_messages(topic, size)
-            raw_s = raw_consume(topic, size)
+            c_crc_s = raw_consume_in_child(topic, size, c_crc=True)
+            py_crc_s = raw_consume_in_child(topic, size, c_crc=False)
             ingest_s, rss = ingest_in_child("kafka", size, run)
+            server_rss = server.memory_info().rss >> 20
+            spark_s = spark_read(topic)  # after the ingestion: the fresh row is the server's first Kafka read
             mb = total_bytes / 1e6
             print(
-                f"{size:>10} {server_state:>7} {mb:>8.1f} {size / raw_s:>11,.0f} {size / ingest_s:>13,.0f} "
-                f"{mb / ingest_s:>12.2f} "
-                f"{raw_s / ingest_s:>6.2f} {rss:>20} {server.memory_info().rss >> 20:>15} {_peak_mib(server):>16}",
+                f"{size:>10} {server_state:>7} {mb:>8.1f} {size / c_crc_s:>11,.0f} {size / py_crc_s:>12,.0f} "
+                f"{size / spark_s:>9,.0f} {size / ingest_s:>8,.0f} {mb / ingest_s:>6.2f} "
+                f"{c_crc_s / ingest_s:>8.2f} {py_crc_s / ingest_s:>9.2f} "
+                f"{rss:>12} {server_rss:>7} {_peak_mib(server):>12}",
                 flush=True,
             )
         print("\nfiles -> bronze")
