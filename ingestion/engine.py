@@ -388,13 +388,19 @@ def _finish_kafka_batch(writer: BatchWriter, batch: Batch) -> Batch:
         result = writer.write(batch, kafka_messages(writer.spark, batch.plan["topic"], batch.plan["ranges"]))
     except PySparkException as error:
         s = settings()
-        if port_answers(Port("Kafka broker", s.kafka_host, s.kafka_port)):
-            raise
-        raise LakehouseError(
-            f"the Kafka broker at {s.kafka_bootstrap} became unreachable while batch {batch.batch_id} was read; "
-            "nothing of the batch was committed",
-            hint="start it again (`lakehouse up`): the next ingestion re-runs the batch from its plan",
-        ) from error
+        if not port_answers(Port("Kafka broker", s.kafka_host, s.kafka_port)):
+            raise LakehouseError(
+                f"the Kafka broker at {s.kafka_bootstrap} became unreachable while batch {batch.batch_id} was read; "
+                "nothing of the batch was committed",
+                hint="start it again (`lakehouse up`): the next ingestion re-runs the batch from its plan",
+            ) from error
+        if "not available in Kafka any more" in str(error):
+            raise LakehouseError(
+                f"batch {batch.batch_id} cannot be read: Kafka no longer holds all of its offsets "
+                f"({_offsets_text(batch.plan['ranges'])}); nothing of the batch was committed",
+                hint="the topic's retention removed them before they were ingested; raise its retention.ms",
+            ) from error
+        raise
     print(f"{writer.source.name}: {describe(result)}", flush=True)
     return result
 
@@ -454,11 +460,13 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
         return _finish_file_batch(writer, new, chunk, plan["eof"])
 
 
+def _offsets_text(ranges: list[dict]) -> str:
+    return ", ".join(f"p{r['partition']}:{r['start']}-{r['end']}" for r in ranges)
+
+
 def describe(batch: Batch) -> str:
     """One line about a batch, for people."""
-    where = batch.plan.get("file") or ", ".join(
-        f"p{r['partition']}:{r['start']}-{r['end']}" for r in batch.plan.get("ranges", [])
-    )
+    where = batch.plan.get("file") or _offsets_text(batch.plan.get("ranges", []))
     return (
         f"batch {batch.batch_id} {batch.status}: {batch.rows_good} rows to bronze, {batch.rows_bad} quarantined "
         f"({where}){' - ' + batch.note if batch.note and batch.status != 'committed' else ''}"
