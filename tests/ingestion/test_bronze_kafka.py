@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import signal
@@ -10,7 +11,12 @@ import sys
 import time
 from decimal import Decimal
 
-from ingestion.engine import Options, ingest_topic
+import pytest
+
+from ingestion import kafka_client, ledger
+from ingestion.config import settings
+from ingestion.engine import BatchWriter, Options, ingest_topic
+from ingestion.errors import LakehouseError
 from ingestion.ledger import ensure_tables
 from ingestion.producer import produce
 from ingestion.sample_data import device_events, encode
@@ -180,3 +186,27 @@ def test_unreachable_services_give_a_clear_error_and_write_nothing(kafka, spark)
     assert "Traceback" not in no_kafka.stderr
 
     assert rows(spark, "select count(*) from bronze.ingestion_batch_events") == before
+
+
+def test_a_batch_whose_offsets_retention_removed_fails_clearly(kafka, spark):
+    from kafka import KafkaAdminClient, TopicPartition
+
+    source = dataclasses.replace(get_source("device_events"), name="retention_lost", topic="retention_lost")
+    produce(source.topic, (encode(m) for m in device_events(random.Random(5), 30)), progress=False)
+    consumer = kafka_client.consumer()
+    ends = consumer.end_offsets([TopicPartition(source.topic, p) for p in consumer.partitions_for_topic(source.topic)])
+    consumer.close()
+    ranges = [{"partition": tp.partition, "start": 0, "end": end} for tp, end in ends.items() if end]
+    # A batch planned (the ledger says started) and interrupted before it was read ...
+    BatchWriter(spark, source, Options()).next_batch({"topic": source.topic, "ranges": ranges})
+    # ... whose messages the topic's retention removed meanwhile.
+    admin = KafkaAdminClient(bootstrap_servers=settings().kafka_bootstrap)
+    admin.delete_records({TopicPartition(source.topic, r["partition"]): r["end"] for r in ranges})
+    admin.close()
+
+    with pytest.raises(LakehouseError, match="Kafka no longer holds all of its offsets") as raised:
+        ingest_topic(spark, source, Options())
+
+    assert "retention" in raised.value.hint
+    assert rows(spark, "select count(*) from bronze.retention_lost") == [(0,)]
+    assert [b.status for b in ledger.batches(spark, source.name)] == ["started"]
