@@ -26,9 +26,8 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from benchmarks.bench_env import fresh_home, stop_services  # noqa: E402  (sets the environment first)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.bench_env import ROOT, fresh_home, stop_services  # noqa: E402  (sets the environment first)
 from ingestion import kafka_client  # noqa: E402
 from ingestion.config import settings  # noqa: E402
 from ingestion.runtime.spark_server import SparkServer  # noqa: E402
