@@ -44,7 +44,7 @@ browser:
 
 # The dbt manifest the Dagster code location loads, prepared at build time (dbt parse).
 manifest: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dagster-dbt project prepare-and-package --file orchestration/project.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dagster-dbt project prepare-and-package --file orchestration/transform/project.py
 
 test: install browser manifest
 	$(BIN)/lakehouse jars
@@ -69,8 +69,8 @@ bench-dagster: install
 	$(BIN)/python benchmarks/dagster_overhead.py $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check ingestion orchestration tests benchmarks
-	$(BIN)/ruff format --check ingestion orchestration tests benchmarks
+	$(BIN)/ruff check ingestion lakehouse orchestration tests benchmarks
+	$(BIN)/ruff format --check ingestion lakehouse orchestration tests benchmarks
 
 clean: install
 	$(BIN)/lakehouse clean

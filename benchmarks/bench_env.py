@@ -19,7 +19,7 @@ DBT_TARGET = HOME / "dbt" / "target"
 os.environ["DBT_TARGET_PATH"] = str(DBT_TARGET)
 os.environ["DBT_LOG_PATH"] = str(HOME / "dbt" / "logs")
 
-CLI = [sys.executable, "-m", "ingestion.cli"]
+CLI = [sys.executable, "-m", "lakehouse.cli"]
 
 
 def timed(argv: list[str]) -> float:

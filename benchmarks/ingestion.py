@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_env import ROOT, fresh_home, stop_services  # noqa: E402  (sets the environment first)
 from ingestion import kafka_client  # noqa: E402
 from ingestion.config import settings  # noqa: E402
-from ingestion.runtime.spark_server import SparkServer  # noqa: E402
 from ingestion.sources import Source, get_source  # noqa: E402
+from lakehouse.services.spark_server import SparkServer  # noqa: E402
 
 
 def bench_source(kind: str, size: int, run: str = "") -> Source:
@@ -51,7 +51,7 @@ def _message(rng: random.Random, n: int) -> bytes:
 
 
 def produce_messages(topic: str, count: int) -> int:
-    from ingestion.producer import produce
+    from lakehouse.producer import produce
 
     rng = random.Random(1)
     total_bytes = 0
@@ -84,15 +84,16 @@ def spark_read(topic: str) -> float:
     """Seconds the Spark server takes to read the whole topic with the ingestion's reader, writing nothing."""
     from kafka import TopicPartition
 
-    from ingestion.engine import kafka_messages
+    from ingestion.plans import KafkaPlan, OffsetRange
     from ingestion.spark import connect
+    from ingestion.topics import kafka_messages
 
     consumer = kafka_client.consumer()
     ends = consumer.end_offsets([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
     consumer.close()
-    ranges = [{"partition": tp.partition, "start": 0, "end": end} for tp, end in ends.items()]
+    plan = KafkaPlan(topic, tuple(OffsetRange(tp.partition, 0, end) for tp, end in sorted(ends.items())))
     started = time.perf_counter()
-    kafka_messages(connect(), topic, ranges).write.format("noop").mode("overwrite").save()
+    kafka_messages(connect(), plan).write.format("noop").mode("overwrite").save()
     return time.perf_counter() - started
 
 
@@ -118,9 +119,9 @@ def ingest_in_child(kind: str, size: int, run: str = "") -> tuple[float, int]:
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from benchmarks.ingestion import bench_source\n"
-        "from ingestion.engine import Options, ingest\n"
+        "from ingestion.api import ingest\n"
         "from ingestion.spark import connect\n"
-        f"ingest(connect(), bench_source({kind!r}, {size}, {run!r}), Options())\n"
+        f"ingest(connect(), bench_source({kind!r}, {size}, {run!r}))\n"
     )
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -132,7 +133,7 @@ def ingest_in_child(kind: str, size: int, run: str = "") -> tuple[float, int]:
 
 
 def write_files(kind: str, size: int) -> int:
-    from ingestion.sample_data import TRANSACTIONS_HEADER, server_logs, transactions
+    from lakehouse.sample_data import TRANSACTIONS_HEADER, server_logs, transactions
 
     folder = settings().landing_dir / bench_source(kind, size).name
     folder.mkdir(parents=True, exist_ok=True)

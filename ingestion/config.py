@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
+from ingestion.errors import LakehouseError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 N = TypeVar("N", int, float)
@@ -27,7 +29,8 @@ def _env_number(name: str, default: N) -> N:
     try:
         return type(default)(raw)
     except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not {'an integer' if isinstance(default, int) else 'a number'}") from None
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise LakehouseError(f"{name}={raw!r} is not {kind}", hint=f"unset it for the default, {default}") from None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class Settings:
     """The Dagster UI (`lakehouse ui`)."""
 
     start_timeout_s: int
+
+    dbt_target: str
+    """The profiles.yml output dbt builds with, from the CLI and from Dagster alike."""
 
     ingest_batch_rows: int
     ingest_batch_messages: int
@@ -161,16 +167,9 @@ def settings() -> Settings:
         delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),
         spark_kafka_connector_version=_env("LAKEHOUSE_SPARK_KAFKA_VERSION", "4.0.0"),
         start_timeout_s=_env_number("LAKEHOUSE_START_TIMEOUT", 180),
+        dbt_target=_env("LAKEHOUSE_DBT_TARGET", "local"),
         ingest_batch_rows=_env_number("LAKEHOUSE_INGEST_BATCH_ROWS", 100_000),
         ingest_batch_messages=_env_number("LAKEHOUSE_INGEST_BATCH_MESSAGES", 500_000),
         ingest_bad_share_threshold=_env_number("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )
-
-
-def dbt_executable() -> str:
-    """The dbt CLI installed beside this Python (the project's virtualenv), else the one on PATH."""
-    import shutil
-    import sys
-
-    return shutil.which("dbt", path=os.path.dirname(sys.executable)) or shutil.which("dbt") or "dbt"

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
-from ingestion.runtime.service import Port, wait_for_port
+from ingestion.network import Port, wait_for_port
 
 T = TypeVar("T")
 
@@ -39,3 +39,15 @@ def consumer(**config: Any):
     from kafka import KafkaConsumer
 
     return _reachable(KafkaConsumer, **{"enable_auto_commit": False, **config})
+
+
+def partition_offsets(consumer, topic: str) -> dict[int, tuple[int, int]]:
+    """Per partition of `topic`, (first offset Kafka still holds, end offset); empty when the
+    topic does not exist. `topics()` fetches fresh metadata, so a new topic shows up."""
+    from kafka import TopicPartition
+
+    if topic not in consumer.topics():
+        return {}
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    beginnings, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+    return {tp.partition: (beginnings[tp], ends[tp]) for tp in tps}

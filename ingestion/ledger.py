@@ -1,124 +1,19 @@
-"""The bronze tables the engine owns: one per source, the quarantine, and the batch ledger.
-
-The ledger is an append-only table of batch events (`started`, then `committed` or
-`quarantined`, later maybe `rolled_back`): blind appends never conflict between concurrent
-ingestions. `bronze.ingestion_batches` is a view with the latest state of every batch.
-"""
+"""The batch ledger of a source: the one truth of what the lakehouse holds and is working on."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
+from ingestion import tables
+from ingestion.errors import LakehouseError
+from ingestion.plans import FilePlan, KafkaPlan, Plan, plan_from_json, plan_to_json
 from ingestion.sources import Source
-from ingestion.validation import typed_columns
 
-EVENTS = "bronze.ingestion_batch_events"
-BATCHES = "bronze.ingestion_batches"
-QUARANTINE = "bronze.quarantine"
-
-FILE_LINEAGE: list[tuple[str, T.DataType]] = [
-    ("_source_file", T.StringType()),
-    ("_source_line", T.LongType()),
-]
-KAFKA_LINEAGE: list[tuple[str, T.DataType]] = [
-    ("_kafka_topic", T.StringType()),
-    ("_kafka_partition", T.IntegerType()),
-    ("_kafka_offset", T.LongType()),
-    ("_kafka_timestamp", T.TimestampType()),
-    ("_kafka_key", T.StringType()),
-]
-BATCH_COLUMNS: list[tuple[str, T.DataType]] = [
-    ("_batch_id", T.StringType()),
-    ("_ingested_at", T.TimestampType()),
-]
-
-
-def lineage_columns(source: Source) -> list[tuple[str, T.DataType]]:
-    return FILE_LINEAGE if source.kind == "file" else KAFKA_LINEAGE
-
-
-def bronze_columns(source: Source) -> list[tuple[str, T.DataType]]:
-    return [*typed_columns(source), ("_raw", T.StringType()), *lineage_columns(source), *BATCH_COLUMNS]
-
-
-QUARANTINE_COLUMNS: list[tuple[str, T.DataType]] = [
-    ("source", T.StringType()),
-    ("batch_id", T.StringType()),
-    ("source_file", T.StringType()),
-    ("source_line", T.LongType()),
-    ("kafka_topic", T.StringType()),
-    ("kafka_partition", T.IntegerType()),
-    ("kafka_offset", T.LongType()),
-    ("raw", T.StringType()),
-    ("reason", T.StringType()),
-    ("quarantined_at", T.TimestampType()),
-]
-
-EVENT_SCHEMA = T.StructType(
-    [
-        T.StructField("batch_id", T.StringType()),
-        T.StructField("source", T.StringType()),
-        T.StructField("seq", T.LongType()),
-        T.StructField("status", T.StringType()),
-        T.StructField("event_at", T.TimestampType()),
-        T.StructField("plan", T.StringType()),
-        T.StructField("rows_good", T.LongType()),
-        T.StructField("rows_bad", T.LongType()),
-        T.StructField("delta_version", T.LongType()),
-        T.StructField("note", T.StringType()),
-    ]
-)
-
-
-def _ddl(columns: list[tuple[str, T.DataType]]) -> str:
-    return ", ".join(f"`{name}` {dtype.simpleString()}" for name, dtype in columns)
-
-
-def ensure_tables(spark: SparkSession, source: Source) -> None:
-    """Create what is missing (one catalog look-up when everything exists, the usual case)."""
-    spark.sql("create schema if not exists bronze")
-    existing = {row.tableName for row in spark.sql("show tables in bronze").collect()}
-    if {source.table.split(".")[1], QUARANTINE.split(".")[1], EVENTS.split(".")[1], BATCHES.split(".")[1]} <= existing:
-        return
-    spark.sql(
-        f"create table if not exists {source.table} ({_ddl(bronze_columns(source))}) using delta "
-        f"comment '{source.description.replace(chr(39), '')}'"
-    )
-    spark.sql(f"create table if not exists {QUARANTINE} ({_ddl(QUARANTINE_COLUMNS)}) using delta")
-    spark.sql(
-        f"create table if not exists {EVENTS} ({_ddl([(f.name, f.dataType) for f in EVENT_SCHEMA.fields])}) using delta"
-    )
-    spark.sql(
-        f"""
-        create view if not exists {BATCHES} as
-        with ranked as (
-            select *, row_number() over (partition by batch_id order by event_at desc) as recency
-            from {EVENTS}
-        ),
-        started as (
-            select batch_id, min(event_at) as started_at from {EVENTS} group by batch_id
-        )
-        select
-            ranked.batch_id, ranked.source, ranked.seq, ranked.status,
-            started.started_at,
-            case when ranked.status != 'started' then ranked.event_at end as finished_at,
-            ranked.rows_good, ranked.rows_bad,
-            get_json_object(ranked.plan, '$.topic') as kafka_topic,
-            get_json_object(ranked.plan, '$.ranges') as kafka_offset_ranges,
-            get_json_object(ranked.plan, '$.file') as file_name,
-            get_json_object(ranked.plan, '$.sha256') as file_sha256,
-            ranked.delta_version, ranked.note, ranked.plan
-        from ranked
-        inner join started on ranked.batch_id = started.batch_id
-        where ranked.recency = 1
-        """
-    )
+DONE = ("committed", "quarantined", "rolled_back")
+"""A batch in one of these states needs no more work (`started` does; `abandoned` never will)."""
 
 
 @dataclass
@@ -127,54 +22,104 @@ class Batch:
     source: str
     seq: int
     status: str
-    plan: dict[str, Any]
+    plan: Plan
     rows_good: int | None = None
     rows_bad: int | None = None
     delta_version: int | None = None
     note: str | None = None
 
+    def describe(self) -> str:
+        """One line about the batch, for people."""
+        extra = f" - {self.note}" if self.note and self.status != "committed" else ""
+        return (
+            f"batch {self.batch_id} {self.status}: {self.rows_good} rows to bronze, {self.rows_bad} quarantined "
+            f"({self.plan.describe()}){extra}"
+        )
 
-def batches(spark: SparkSession, source: str) -> list[Batch]:
-    """The latest state of every batch of a source, oldest first."""
-    events = spark.sql(
-        f"select batch_id, source, seq, status, plan, rows_good, rows_bad, delta_version, note "
-        f"from {EVENTS} where source = '{source}' order by event_at"
-    ).collect()
-    rows = sorted({row.batch_id: row for row in events}.values(), key=lambda row: row.seq)  # last event wins
+
+def read_batches(spark: SparkSession, source: Source) -> list[Batch]:
+    """The latest state of every batch of a source, oldest first (none before the first ingestion)."""
+    if not tables.ledger_exists(spark):
+        return []
+    events = tables.read_events(spark, source.name)
+    latest = sorted({row.batch_id: row for row in events}.values(), key=lambda row: row.seq)  # last event wins
     return [
         Batch(
             batch_id=row.batch_id,
             source=row.source,
             seq=row.seq,
             status=row.status,
-            plan=json.loads(row.plan),
+            plan=plan_from_json(row.plan),
             rows_good=row.rows_good,
             rows_bad=row.rows_bad,
             delta_version=row.delta_version,
             note=row.note,
         )
-        for row in rows
+        for row in latest
     ]
 
 
-def record_event(spark: SparkSession, batch: Batch) -> None:
-    row = (
-        batch.batch_id,
-        batch.source,
-        batch.seq,
-        batch.status,
-        datetime.now(UTC),
-        json.dumps(batch.plan, sort_keys=True),
-        batch.rows_good,
-        batch.rows_bad,
-        batch.delta_version,
-        batch.note,
-    )
-    spark.createDataFrame([row], EVENT_SCHEMA).write.format("delta").mode("append").saveAsTable(EVENTS)
+class Ledger:
+    """A source's batches, read once; every change is appended as an event and kept here too."""
+
+    def __init__(self, spark: SparkSession, source: Source) -> None:
+        tables.ensure_tables(spark, source)
+        self.spark, self.source = spark, source
+        self.batches = read_batches(spark, source)
+
+    def start(self, plan: Plan, note: str | None = None) -> Batch:
+        """A new batch, `started`: its plan is in the ledger before anything is read."""
+        seq = max((batch.seq for batch in self.batches), default=0) + 1
+        batch = Batch(f"{self.source.name}-{seq:06d}", self.source.name, seq, "started", plan, note=note)
+        self.record(batch)
+        self.batches.append(batch)
+        return batch
+
+    def record(self, batch: Batch) -> None:
+        tables.append_event(
+            self.spark,
+            (
+                batch.batch_id,
+                batch.source,
+                batch.seq,
+                batch.status,
+                datetime.now(UTC),
+                plan_to_json(batch.plan),
+                batch.rows_good,
+                batch.rows_bad,
+                batch.delta_version,
+                batch.note,
+            ),
+        )
+
+    def find(self, batch_id: str) -> Batch:
+        for batch in self.batches:
+            if batch.batch_id == batch_id:
+                return batch
+        raise LakehouseError(f"no batch {batch_id} in the ledger of {self.source.name}", hint="see `lakehouse batches`")
+
+    def unfinished(self) -> list[Batch]:
+        """Batches planned but not finished (an interrupted run): re-run from their plans first."""
+        return [batch for batch in self.batches if batch.status == "started"]
 
 
-def written_version(spark: SparkSession, table: str, batch_id: str) -> int | None:
-    """The Delta version of `table` that the batch's write created (found by its commit metadata)."""
-    history = spark.sql(f"describe history {table} limit 50").where(f"userMetadata = '{batch_id}'")
-    rows = history.select("version").orderBy("version", ascending=False).limit(1).collect()
-    return rows[0].version if rows else None
+def file_progress(batches: list[Batch], name: str, sha256: str) -> int | None:
+    """Where the next batch of this file version starts; None when the ledger holds all of it."""
+    done = [
+        b.plan
+        for b in batches
+        if isinstance(b.plan, FilePlan) and (b.plan.file, b.plan.sha256) == (name, sha256) and b.status in DONE
+    ]
+    if any(plan.eof for plan in done):
+        return None
+    return max((plan.start_record + plan.records for plan in done), default=0)
+
+
+def kafka_positions(batches: list[Batch]) -> dict[int, int]:
+    """Per partition, the offset up to which batches were planned (the next batch starts there)."""
+    positions: dict[int, int] = {}
+    for batch in batches:
+        if isinstance(batch.plan, KafkaPlan):
+            for r in batch.plan.ranges:
+                positions[r.partition] = max(positions.get(r.partition, 0), r.end)
+    return positions

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ingestion.errors import LakehouseError
+
 FieldType = Literal["string", "long", "double", "decimal", "timestamp", "date", "boolean", "json"]
 Kind = Literal["file", "kafka"]
 Format = Literal["csv", "combined_log", "json", "xlsx"]
@@ -205,4 +207,6 @@ def get_source(name: str) -> Source:
     try:
         return SOURCES[name]
     except KeyError:
-        raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}") from None
+        raise LakehouseError(
+            f"unknown source {name!r}", hint=f"the sources are: {', '.join(sorted(SOURCES))}"
+        ) from None

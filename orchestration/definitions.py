@@ -2,13 +2,8 @@
 
 from dagster import Definitions
 
-from orchestration import automation, bronze, operations, transform
-from orchestration.resources import resources
+from orchestration.bronze import definitions as bronze
+from orchestration.operations import definitions as operations
+from orchestration.transform import definitions as transform
 
-defs = Definitions.merge(
-    bronze.defs,
-    transform.defs,
-    automation.defs,
-    operations.defs,
-    Definitions(resources=resources()),
-)
+defs = Definitions.merge(bronze.defs, transform.defs, operations.defs)

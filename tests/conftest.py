@@ -31,14 +31,14 @@ from ingestion.config import settings  # noqa: E402  (after the environment is s
 DBT_TARGET = settings().home / "dbt" / "target"
 os.environ["DBT_TARGET_PATH"] = str(DBT_TARGET)
 os.environ["DBT_LOG_PATH"] = str(settings().home / "dbt" / "logs")
-from ingestion.runtime.kafka import KafkaBroker  # noqa: E402
-from ingestion.runtime.spark_server import SparkServer  # noqa: E402
+from lakehouse.services.kafka import KafkaBroker  # noqa: E402
+from lakehouse.services.spark_server import SparkServer  # noqa: E402
 
 
 def lakehouse_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the `lakehouse` CLI as a user would, in a child process."""
     return subprocess.run(
-        [sys.executable, "-m", "ingestion.cli", *args],
+        [sys.executable, "-m", "lakehouse.cli", *args],
         cwd=PROJECT_ROOT,
         env={**os.environ, **(env or {})},
         capture_output=True,

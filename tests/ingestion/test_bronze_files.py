@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ingestion.engine import Options, ingest_files
+from ingestion.batch import Options
+from ingestion.files import ingest_files
 from ingestion.sources import get_source
 from tests.conftest import land, rows
 
@@ -26,7 +27,7 @@ def test_files_are_ingested_once_and_a_new_version_again(spark):
 
     first = ingest_files(spark, source, options)
     # 1000 rows in batches of at most 400 records, then the small file; the growing one waits.
-    assert [(b.plan["file"], b.rows_good, b.plan["eof"]) for b in first] == [
+    assert [(b.plan.file, b.rows_good, b.plan.eof) for b in first] == [
         ("export_a.csv", 400, False),
         ("export_a.csv", 400, False),
         ("export_a.csv", 200, True),
@@ -41,7 +42,7 @@ def test_files_are_ingested_once_and_a_new_version_again(spark):
     land("transactions", "export_b.csv", HEADER + "".join(_tx(n) for n in range(1000, 1150)))
     land("transactions", "growing.csv", HEADER + _tx(5000) + _tx(5001))  # now complete and stable
     again = ingest_files(spark, source, options)
-    assert sorted((b.plan["file"], b.rows_good) for b in again) == [("export_b.csv", 150), ("growing.csv", 2)]
+    assert sorted((b.plan.file, b.rows_good) for b in again) == [("export_b.csv", 150), ("growing.csv", 2)]
     versions = rows(
         spark,
         "select count(distinct file_sha256) from bronze.ingestion_batches where file_name = 'export_b.csv'",

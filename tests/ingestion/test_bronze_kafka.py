@@ -13,14 +13,17 @@ from decimal import Decimal
 
 import pytest
 
-from ingestion import kafka_client, ledger
+from ingestion import kafka_client
+from ingestion.batch import Options
 from ingestion.config import settings
-from ingestion.engine import BatchWriter, Options, ingest_topic
 from ingestion.errors import LakehouseError
-from ingestion.ledger import ensure_tables
-from ingestion.producer import produce
-from ingestion.sample_data import device_events, encode
+from ingestion.ledger import Ledger, read_batches
+from ingestion.plans import KafkaPlan, OffsetRange
 from ingestion.sources import get_source
+from ingestion.tables import ensure_tables
+from ingestion.topics import ingest_topic
+from lakehouse.producer import produce
+from lakehouse.sample_data import device_events, encode
 from tests.conftest import PROJECT_ROOT, lakehouse_cli, rows
 
 SALES_MESSAGE = {
@@ -118,7 +121,7 @@ def test_stations_upload_in_batches_of_100_with_a_pause(kafka, spark, tmp_path):
 
 def _ingest_process(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", "ingest", "device_events"],
+        [sys.executable, "-m", "lakehouse.cli", "ingest", "device_events"],
         cwd=PROJECT_ROOT,
         env={**__import__("os").environ, "LAKEHOUSE_INGEST_BATCH_MESSAGES": "10000", **env},
         stdout=subprocess.PIPE,
@@ -196,12 +199,12 @@ def test_a_batch_whose_offsets_retention_removed_fails_clearly(kafka, spark):
     consumer = kafka_client.consumer()
     ends = consumer.end_offsets([TopicPartition(source.topic, p) for p in consumer.partitions_for_topic(source.topic)])
     consumer.close()
-    ranges = [{"partition": tp.partition, "start": 0, "end": end} for tp, end in ends.items() if end]
+    ranges = tuple(OffsetRange(tp.partition, 0, end) for tp, end in sorted(ends.items()) if end)
     # A batch planned (the ledger says started) and interrupted before it was read ...
-    BatchWriter(spark, source, Options()).next_batch({"topic": source.topic, "ranges": ranges})
+    Ledger(spark, source).start(KafkaPlan(source.topic, ranges))
     # ... whose messages the topic's retention removed meanwhile.
     admin = KafkaAdminClient(bootstrap_servers=settings().kafka_bootstrap)
-    admin.delete_records({TopicPartition(source.topic, r["partition"]): r["end"] for r in ranges})
+    admin.delete_records({TopicPartition(source.topic, r.partition): r.end for r in ranges})
     admin.close()
 
     with pytest.raises(LakehouseError, match="Kafka no longer holds all of its offsets") as raised:
@@ -209,4 +212,4 @@ def test_a_batch_whose_offsets_retention_removed_fails_clearly(kafka, spark):
 
     assert "retention" in raised.value.hint
     assert rows(spark, "select count(*) from bronze.retention_lost") == [(0,)]
-    assert [b.status for b in ledger.batches(spark, source.name)] == ["started"]
+    assert [b.status for b in read_batches(spark, source)] == ["started"]

@@ -6,11 +6,13 @@ import random
 
 import pytest
 
-from ingestion.engine import Options, ingest_files, ingest_topic, replay, rollback
+from ingestion.api import Options, replay, rollback
 from ingestion.errors import LakehouseError
-from ingestion.producer import produce
-from ingestion.sample_data import ad_events, encode, server_logs
+from ingestion.files import ingest_files
 from ingestion.sources import get_source
+from ingestion.topics import ingest_topic
+from lakehouse.producer import produce
+from lakehouse.sample_data import ad_events, encode, server_logs
 from tests.conftest import land, rows
 
 
@@ -75,6 +77,6 @@ def test_rollback_and_replay_of_a_kafka_batch(kafka, spark):
 
     replayed = replay(spark, source, batches[1].batch_id)
 
-    assert replayed.plan["ranges"] == batches[1].plan["ranges"]
+    assert replayed.plan.ranges == batches[1].plan.ranges
     assert _content(spark, source.table) == clean
     assert _quarantine(spark, "ad_events") == clean_quarantine

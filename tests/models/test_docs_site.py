@@ -40,7 +40,7 @@ def _reachable(edges: list[list[str]], start: str) -> set[str]:
 
 def test_lineage_page_shows_sources_flowing_to_gold(spark_server, chromium):
     docs = subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", "docs"],
+        [sys.executable, "-m", "lakehouse.cli", "docs"],
         cwd=PROJECT_ROOT,
         env={k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")},
         stdout=subprocess.DEVNULL,

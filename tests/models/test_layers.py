@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ingestion import sample_data
-from ingestion.engine import Options, ingest
-from ingestion.producer import produce
+from ingestion.api import Options, ingest
 from ingestion.sources import SOURCES
+from lakehouse import sample_data
+from lakehouse.producer import produce
 from tests.conftest import DBT_TARGET, dbt_cli, land, rows, xlsx_bytes
 
 ROWS = 3000

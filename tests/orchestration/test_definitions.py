@@ -5,7 +5,7 @@ import json
 from dagster import AssetKey
 
 from orchestration.definitions import defs
-from orchestration.project import dbt_project
+from orchestration.transform.project import dbt_project
 
 
 def test_every_dbt_source_is_fed_by_its_ingestion_asset():
@@ -29,7 +29,7 @@ def test_layers_are_groups_and_dbt_tests_are_checks():
     groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
-    assert set(groups) == {"landing", "bronze", "reference", "silver", "gold"}
+    assert set(groups) == {"landing", "bronze", "reference", "staging", "silver", "gold"}
     assert "gold/agg_spend_by_customer" in groups["gold"]
     assert "silver/slv_commerce__sales" in groups["silver"]
     assert graph.get(AssetKey(["gold", "agg_spend_by_customer"])).description.startswith("Spend per customer")

@@ -4,8 +4,8 @@ import random
 
 from dagster import AssetKey, DagsterInstance
 
-from ingestion import sample_data
-from ingestion.producer import produce
+from lakehouse import sample_data
+from lakehouse.producer import produce
 from orchestration.definitions import defs
 from tests.conftest import land, rows
 

@@ -4,13 +4,13 @@ import random
 
 from dagster import DagsterInstance, build_sensor_context
 
-from ingestion import sample_data
-from ingestion.engine import Options, ingest
-from ingestion.producer import produce
+from ingestion.api import Options, ingest
 from ingestion.sources import get_source
-from orchestration.automation import sensors
+from lakehouse import sample_data
+from lakehouse.producer import produce
+from orchestration.bronze.resources import spark_resource
+from orchestration.bronze.sensors import sensors
 from orchestration.definitions import defs
-from orchestration.resources import KafkaBroker, SparkServer
 from tests.conftest import land, xlsx_bytes
 
 SENSORS = {sensor.name: sensor for sensor in sensors}
@@ -20,7 +20,7 @@ def _tick(sensor_name: str, cursor: str | None, instance: DagsterInstance):
     context = build_sensor_context(
         cursor=cursor,
         instance=instance,
-        resources={"spark": SparkServer(), "kafka": KafkaBroker()},
+        resources={"spark": spark_resource()},
         definitions=defs,
         sensor_name=sensor_name,
     )

@@ -42,7 +42,7 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
 @pytest.fixture(scope="module")
 def dagster_ui(kafka, spark_server):
     ui = subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", "ui"],
+        [sys.executable, "-m", "lakehouse.cli", "ui"],
         cwd=PROJECT_ROOT,
         env={k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")},
         stdout=subprocess.DEVNULL,
@@ -73,7 +73,7 @@ def test_asset_graph_shows_the_layers(dagster_ui, chromium):
         page.screenshot(path=screenshot_path("dagster-asset-graph.png"))
         text = page.inner_text("body")
         browser.close()
-    for group in ("landing", "bronze", "reference", "silver", "gold"):
+    for group in ("landing", "bronze", "reference", "staging", "silver", "gold"):
         assert group in text
 
 
@@ -84,7 +84,10 @@ def test_a_materialisation_launched_over_graphql_succeeds(dagster_ui, spark):
             "repositoryLocationName": location,
             "repositoryName": "__repository__",
             "jobName": "__ASSET_JOB",
-            "assetSelection": [{"path": ["reference", "countries"]}, {"path": ["silver", "int_country_aliases"]}],
+            "assetSelection": [
+                {"path": ["reference", "countries"]},
+                {"path": ["staging", "stg_reference__country_aliases"]},
+            ],
         },
         "mode": "default",
     }
@@ -99,4 +102,9 @@ def test_a_materialisation_launched_over_graphql_succeeds(dagster_ui, spark):
             break
         time.sleep(3)
     assert status == "SUCCESS"
-    assert spark.sql("select count(*) from silver.int_country_aliases where country_code = 'BE'").collect()[0][0] == 3
+    assert (
+        spark.sql("select count(*) from staging.stg_reference__country_aliases where country_code = 'BE'").collect()[0][
+            0
+        ]
+        == 3
+    )

@@ -1,7 +1,7 @@
-{{ config(materialized='incremental', unique_key='sale_id') }}
+{{ config(unique_key='sale_id') }}
 
 with validated as (
-    select * from {{ ref('int_sales_validated') }}
+    select * from {{ ref('stg_sales__sales') }}
     where reject_reason is null {{ new_rows_only() }}
 ),
 
@@ -24,9 +24,7 @@ final as (
         category,
         country_code,
         customer_segment,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from deduplicated
     {{ not_yet_kept('deduplicated', 'sale_id') }}
 )

@@ -1,7 +1,7 @@
-{{ config(materialized='incremental', unique_key='transaction_id') }}
+{{ config(unique_key='transaction_id') }}
 
 with validated as (
-    select * from {{ ref('int_transactions_validated') }}
+    select * from {{ ref('stg_transactions__order_lines') }}
     where reject_reason is null {{ new_rows_only() }}
 ),
 
@@ -24,9 +24,7 @@ final as (
         country_code,
         payment_method,
         status,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from deduplicated
     {{ not_yet_kept('deduplicated', 'transaction_id') }}
 )

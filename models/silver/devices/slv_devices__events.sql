@@ -1,7 +1,7 @@
-{{ config(materialized='incremental', unique_key='event_id') }}
+{{ config(unique_key='event_id') }}
 
 with validated as (
-    select * from {{ ref('int_device_events_validated') }}
+    select * from {{ ref('stg_device_events__events') }}
     where reject_reason is null {{ new_rows_only() }}
 ),
 
@@ -18,9 +18,7 @@ final as (
         value,
         event_at,
         date_trunc('minute', event_at) as event_minute,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from deduplicated
     {{ not_yet_kept('deduplicated', 'event_id') }}
 )

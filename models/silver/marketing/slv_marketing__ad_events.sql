@@ -1,7 +1,7 @@
-{{ config(materialized='incremental', unique_key='event_id') }}
+{{ config(unique_key='event_id') }}
 
 with validated as (
-    select * from {{ ref('int_ad_events_validated') }}
+    select * from {{ ref('stg_ad_events__events') }}
     where reject_reason is null {{ new_rows_only() }}
 ),
 
@@ -19,9 +19,7 @@ final as (
         cost_eur,
         event_at,
         cast(event_at as date) as event_date,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from deduplicated
     {{ not_yet_kept('deduplicated', 'event_id') }}
 )

@@ -1,7 +1,7 @@
-{{ config(materialized='incremental', unique_key='post_id') }}
+{{ config(unique_key='post_id') }}
 
 with validated as (
-    select * from {{ ref('int_social_posts_validated') }}
+    select * from {{ ref('stg_social_posts__posts') }}
     where reject_reason is null {{ new_rows_only() }}
 ),
 
@@ -26,9 +26,7 @@ final as (
         is_author_verified,
         hashtags,
         size(hashtags) as hashtag_count,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from deduplicated
     {{ not_yet_kept('deduplicated', 'post_id') }}
 )

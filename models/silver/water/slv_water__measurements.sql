@@ -1,7 +1,7 @@
-{{ config(materialized='incremental', unique_key='measurement_id') }}
+{{ config(unique_key='measurement_id') }}
 
 with validated as (
-    select * from {{ ref('int_water_quality_validated') }}
+    select * from {{ ref('stg_water_quality__measurements') }}
     where reject_reason is null {{ new_rows_only() }}
 ),
 
@@ -24,9 +24,7 @@ final as (
         detection_limit,
         is_below_detection_limit,
         lab_flag,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from deduplicated
     {{ not_yet_kept('deduplicated', 'measurement_id') }}
 )

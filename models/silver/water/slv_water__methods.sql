@@ -1,5 +1,5 @@
 with validated as (
-    select * from {{ ref('int_water_methods_validated') }}
+    select * from {{ ref('stg_water_methods__methods') }}
     where reject_reason is null
 ),
 
@@ -18,9 +18,7 @@ final as (
         unit,
         analytical_method,
         detection_limit,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from latest
     where version_rank = 1
 )

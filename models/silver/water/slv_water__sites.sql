@@ -1,5 +1,5 @@
 with validated as (
-    select * from {{ ref('int_water_sites_validated') }}
+    select * from {{ ref('stg_water_sites__sites') }}
     where reject_reason is null
 ),
 
@@ -19,9 +19,7 @@ final as (
         latitude,
         longitude,
         water_body_type,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from latest
     where version_rank = 1
 )

@@ -1,7 +1,7 @@
-{{ config(materialized='incremental', unique_key='request_id') }}
+{{ config(unique_key='request_id') }}
 
 with validated as (
-    select * from {{ ref('int_server_logs_validated') }}
+    select * from {{ ref('stg_server_logs__requests') }}
     where reject_reason is null {{ new_rows_only() }}
 ),
 
@@ -26,9 +26,7 @@ final as (
         referrer,
         user_agent,
         is_bot,
-        _record_position,
-        _batch_id,
-        _ingested_at
+        {{ lineage_columns('kept') }}
     from deduplicated
     {{ not_yet_kept('deduplicated', 'request_id') }}
 )

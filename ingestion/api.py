@@ -1,0 +1,32 @@
+"""The library's front door: ingest a source, roll a batch back, replay it, ask what is pending.
+
+from ingestion.api import ingest
+from ingestion.sources import get_source
+from ingestion.spark import connect
+
+batches = ingest(connect(), get_source("sales"))
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from ingestion.batch import Options
+from ingestion.files import ingest_files
+from ingestion.landing import pending_files
+from ingestion.ledger import Batch
+from ingestion.recovery import replay, rollback
+from ingestion.sources import Source
+from ingestion.topics import ingest_topic, unread_offsets
+
+__all__ = ["Batch", "Options", "ingest", "pending_files", "replay", "rollback", "unread_offsets"]
+
+
+def ingest(
+    spark: SparkSession, source: Source, options: Options | None = None, max_batches: int | None = None
+) -> list[Batch]:
+    """Land what the source holds now in bronze (a topic: at most `max_batches` batches), then return."""
+    options = options or Options()
+    if source.kind == "kafka":
+        return ingest_topic(spark, source, options, max_batches)
+    return ingest_files(spark, source, options)

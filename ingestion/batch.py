@@ -1,0 +1,159 @@
+"""Write one planned batch: check it once in Spark, split it between bronze and quarantine, and
+record the outcome in the ledger. Bronze and quarantine appends are idempotent (`txnAppId` =
+source, `txnVersion` = batch number): a batch re-run after a crash skips what already landed."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ingestion import tables
+from ingestion.config import settings
+from ingestion.errors import LakehouseError
+from ingestion.ledger import Batch, Ledger
+from ingestion.readers import Record
+from ingestion.sources import Source
+from ingestion.validation import validate
+
+
+@dataclass(frozen=True)
+class Options:
+    """How batches are cut and judged; defaults come from the settings (LAKEHOUSE_INGEST_*)."""
+
+    batch_rows: int = field(default_factory=lambda: settings().ingest_batch_rows)
+    """Most records of a file in one batch: they are held in Python's memory."""
+    batch_messages: int = field(default_factory=lambda: settings().ingest_batch_messages)
+    """Most Kafka messages in one batch: the Spark server reads and caches them, a partition
+    per task, so this bounds its memory; each batch costs a few Delta commits, so it is large."""
+    bad_share_threshold: float = field(default_factory=lambda: settings().ingest_bad_share_threshold)
+    """A batch with a larger share of bad records is quarantined whole."""
+    settle_seconds: float = field(default_factory=lambda: settings().ingest_settle_seconds)
+    """A file modified more recently than this is still being written: left for the next run."""
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the exactly-once tests: die here as `kill -9` would."""
+    if os.environ.get("LAKEHOUSE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def source_lock(source: Source) -> Iterator[None]:
+    """One ingestion per source at a time on this machine."""
+    settings().run_dir.mkdir(parents=True, exist_ok=True)
+    with (settings().run_dir / f"ingest-{source.name}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LakehouseError(
+                f"another ingestion of {source.name} is running",
+                hint="wait for it to finish; batches are never processed twice",
+            ) from None
+        yield
+
+
+_FIELDS_TYPE = pa.map_(pa.string(), pa.string())
+
+
+def staged_file_records(records: list[Record], file_name: str) -> pa.Table:
+    """Records split in Python, in the staged shape `validate` reads."""
+    return pa.table(
+        {
+            "_raw": pa.array([r.raw for r in records], pa.string()),
+            "_fields": pa.array([list(r.fields.items()) if r.fields else None for r in records], _FIELDS_TYPE),
+            "_error": pa.array([r.error for r in records], pa.string()),
+            "_source_file": pa.array([file_name] * len(records), pa.string()),
+            "_source_line": pa.array([r.position for r in records], pa.int64()),
+        }
+    )
+
+
+class BatchWriter:
+    """Writes the planned batches of one source to bronze, quarantine and the ledger."""
+
+    def __init__(self, spark: SparkSession, source: Source, options: Options) -> None:
+        self.spark, self.source, self.options = spark, source, options
+        self.ledger = Ledger(spark, source)
+        # Left over from an interrupted run: a re-run writes its batch's file again.
+        self._staging = settings().staging_dir / source.name
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._staging.mkdir(parents=True)
+
+    def write(self, batch: Batch, staged: DataFrame) -> Batch:
+        """Check a staged batch once (cached), then split it between bronze and quarantine."""
+        checked = (
+            validate(self.source, staged)
+            .withColumns({"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.lit(datetime.now(UTC))})
+            .cache()
+        )
+        try:
+            total, bad = checked.agg(F.count(F.lit(1)), F.count("_reason")).first()
+            self._write_checked(batch, checked, total, bad)
+        finally:
+            checked.unpersist()
+        batch.delta_version = tables.written_version(self.spark, self.source.table, batch.batch_id)
+        self.ledger.record(batch)
+        crash_point("after_ledger_commit")
+        return batch
+
+    def write_records(self, batch: Batch, records: list[Record]) -> Batch:
+        """A batch split in Python travels to Spark as a Parquet file in the staging folder:
+        reading it is far faster than sending rows through Spark Connect."""
+        path = self._staging / f"{batch.batch_id}.parquet"
+        pq.write_table(staged_file_records(records, batch.plan.file), path)
+        try:
+            return self.write(batch, self.spark.read.parquet(str(path)))
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _write_checked(self, batch: Batch, checked: DataFrame, total: int, bad: int) -> None:
+        threshold = self.options.bad_share_threshold
+        if total and bad / total > threshold:
+            batch.status, batch.rows_good, batch.rows_bad = "quarantined", 0, total
+            batch.note = (
+                f"{bad} of {total} records bad ({bad / total:.0%}), above the threshold of {threshold:.0%}: "
+                "the whole batch is in quarantine"
+            )
+            whole = checked.withColumn(
+                "_reason", F.coalesce("_reason", F.lit(f"batch {batch.batch_id} quarantined whole: {batch.note}"))
+            )
+            self._append_quarantine(whole, batch)
+            return
+        batch.status, batch.rows_good, batch.rows_bad = "committed", total - bad, bad
+        if bad:
+            self._append_quarantine(checked, batch)
+        crash_point("after_quarantine_write")
+        if total - bad:
+            self._append(checked.where("_reason is null").drop("_reason"), self.source.table, batch)
+        crash_point("after_bronze_write")
+
+    def _append(self, frame: DataFrame, table: str, batch: Batch) -> None:
+        tables.append_idempotent(frame, table, f"lakehouse-{self.source.name}", batch.seq, batch.batch_id)
+
+    def _append_quarantine(self, frame: DataFrame, batch: Batch) -> None:
+        """The records of `frame` that have a reason, as quarantine rows."""
+        is_file = self.source.kind == "file"
+        rows = frame.where("_reason is not null").select(
+            F.lit(self.source.name).alias("source"),
+            F.lit(batch.batch_id).alias("batch_id"),
+            (F.col("_source_file") if is_file else F.lit(None).cast("string")).alias("source_file"),
+            (F.col("_source_line") if is_file else F.lit(None).cast("bigint")).alias("source_line"),
+            (F.lit(None).cast("string") if is_file else F.col("_kafka_topic")).alias("kafka_topic"),
+            (F.lit(None).cast("int") if is_file else F.col("_kafka_partition")).alias("kafka_partition"),
+            (F.lit(None).cast("bigint") if is_file else F.col("_kafka_offset")).alias("kafka_offset"),
+            F.col("_raw").alias("raw"),
+            F.col("_reason").alias("reason"),
+            F.col("_ingested_at").alias("quarantined_at"),
+        )
+        self._append(rows, tables.QUARANTINE, batch)

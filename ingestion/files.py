@@ -1,0 +1,86 @@
+"""Landing files into bronze: one plan per chunk of a file version, read in bounded memory."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterable, Iterator
+
+from pyspark.sql import SparkSession
+
+from ingestion.batch import BatchWriter, Options, source_lock
+from ingestion.landing import file_sha256, landing_files, landing_folder
+from ingestion.ledger import Batch, file_progress
+from ingestion.plans import FilePlan
+from ingestion.readers import Record, read_records
+from ingestion.sources import Source
+
+log = logging.getLogger(__name__)
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record], bool]]:
+    """Consecutive chunks of `size` records, each with whether it is the last one."""
+    iterator = iter(records)
+    chunk = list(itertools.islice(iterator, size))
+    while True:
+        following = list(itertools.islice(iterator, size))
+        yield chunk, not following
+        if not following:
+            return
+        chunk = following
+
+
+def records_from(source: Source, plan: FilePlan) -> Iterator[Record]:
+    """The file's records from the plan's first one on."""
+    return itertools.islice(read_records(source, landing_folder(source) / plan.file), plan.start_record, None)
+
+
+def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[Batch]:
+    started = time.time()
+    landing_folder(source).mkdir(parents=True, exist_ok=True)
+    with source_lock(source):
+        writer = BatchWriter(spark, source, options)
+        done: list[Batch] = []
+        for batch in writer.ledger.unfinished():
+            done.extend(_resume(writer, batch))
+        # Which files are stable is decided once, up front: a file still being written when the
+        # run starts waits for the next run, however long this one takes.
+        for name, path in landing_files(source):
+            age = started - path.stat().st_mtime
+            if age < options.settle_seconds:
+                log.info("%s: %s changed %.1fs ago, still being written; left for the next run", source.name, name, age)
+                continue
+            sha256 = file_sha256(path)
+            start = file_progress(writer.ledger.batches, name, sha256)
+            if start is not None:
+                done.extend(_ingest_from(writer, FilePlan(name, sha256, start, options.batch_rows)))
+        return done
+
+
+def _ingest_from(writer: BatchWriter, first: FilePlan) -> list[Batch]:
+    """Batches of the file from `first.start_record` to its end."""
+    written, start = [], first.start_record
+    for chunk, last in _chunks(records_from(writer.source, first), first.max_records):
+        batch = writer.ledger.start(FilePlan(first.file, first.sha256, start, first.max_records))
+        written.append(write_file_batch(writer, batch, chunk, last))
+        start += len(chunk)
+    return written
+
+
+def write_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
+    batch.plan = batch.plan.read(len(chunk), last)
+    result = writer.write_records(batch, chunk)
+    log.info("%s: %s", writer.source.name, result.describe())
+    return result
+
+
+def _resume(writer: BatchWriter, batch: Batch) -> list[Batch]:
+    plan, path = batch.plan, landing_folder(writer.source) / batch.plan.file
+    if not path.exists() or file_sha256(path) != plan.sha256:
+        batch.status, batch.note = "abandoned", "interrupted, and its file changed or disappeared since"
+        writer.ledger.record(batch)
+        return []
+    chunk, last = next(_chunks(records_from(writer.source, plan), plan.max_records))
+    log.info("%s: resuming interrupted batch %s", writer.source.name, batch.batch_id)
+    return [write_file_batch(writer, batch, chunk, last)]

@@ -1,0 +1,85 @@
+"""The landing zone: which files a source has, which are finished, and which the ledger lacks.
+
+A file is known by its content hash (a changed file under the same name is a new version), and a
+file modified less than `settle_seconds` ago is still being written: it waits for the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from ingestion.config import settings
+from ingestion.ledger import file_progress, read_batches
+from ingestion.sources import Source
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    name: str
+    """Relative to the source's landing folder."""
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def landing_folder(source: Source) -> Path:
+    return settings().landing_dir / source.name
+
+
+def landing_files(source: Source) -> Iterator[tuple[str, Path]]:
+    """The files of a source's landing folder (hidden ones excepted), by name relative to it."""
+    folder = landing_folder(source)
+    if folder.exists():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            yield str(path.relative_to(folder)), path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_settled(path: Path, now: float, settle_seconds: float) -> bool:
+    return now - path.stat().st_mtime >= settle_seconds
+
+
+def settled_files(
+    source: Source,
+    settle_seconds: float | None = None,
+    now: float | None = None,
+    known: Mapping[str, LandingFile] | None = None,
+) -> list[LandingFile]:
+    """The source's files that stopped changing, hashed; `known` files of the same size and
+    modification time keep their hash (hashing is the one slow step of looking)."""
+    now = time.time() if now is None else now
+    settle = settings().ingest_settle_seconds if settle_seconds is None else settle_seconds
+    found = []
+    for name, path in landing_files(source):
+        stat = path.stat()
+        if now - stat.st_mtime < settle:
+            continue
+        cached = (known or {}).get(name)
+        if cached and (cached.size, cached.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            found.append(cached)
+        else:
+            found.append(LandingFile(name, path, stat.st_size, stat.st_mtime_ns, file_sha256(path)))
+    return found
+
+
+def pending_files(
+    spark: SparkSession, source: Source, known: Mapping[str, LandingFile] | None = None
+) -> tuple[list[LandingFile], list[LandingFile]]:
+    """(settled files, those of them the ledger does not hold whole): what an ingestion would read."""
+    settled = settled_files(source, known=known)
+    batches = read_batches(spark, source)
+    return settled, [f for f in settled if file_progress(batches, f.name, f.sha256) is not None]

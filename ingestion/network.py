@@ -1,0 +1,38 @@
+"""Is a service there? One TCP check, and a wait with backoff before giving up."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    host: str
+    number: int
+
+
+def port_answers(port: Port, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((port.host, port.number), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(port: Port, attempts: int = 4, first_backoff_s: float = 1.0) -> bool:
+    """Whether the port answers, trying again with exponential backoff (1, 2, 4 s ...)."""
+    delay = first_backoff_s
+    for attempt in range(1, attempts + 1):
+        if port_answers(port):
+            return True
+        if attempt < attempts:
+            log.warning("%s at %s:%s not reachable, retrying in %.0fs", port.name, port.host, port.number, delay)
+            time.sleep(delay)
+            delay *= 2
+    return False

@@ -1,0 +1,63 @@
+"""Undo and redo a batch: rollback takes its rows out of bronze and quarantine (Delta history keeps
+the old versions), replay ingests the same file records or Kafka offsets again as a new batch."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+from pyspark.sql import SparkSession
+
+from ingestion import tables
+from ingestion.batch import BatchWriter, Options, source_lock
+from ingestion.errors import LakehouseError
+from ingestion.files import records_from, write_file_batch
+from ingestion.landing import file_sha256, landing_folder
+from ingestion.ledger import Batch
+from ingestion.plans import FilePlan, KafkaPlan
+from ingestion.sources import Source
+from ingestion.topics import write_kafka_batch
+
+log = logging.getLogger(__name__)
+
+
+def rollback(spark: SparkSession, source: Source, batch_id: str) -> Batch:
+    """Take a batch's rows out of bronze and quarantine; Delta history keeps the old versions."""
+    with source_lock(source):
+        writer = BatchWriter(spark, source, Options())
+        batch = writer.ledger.find(batch_id)
+        if batch.status not in ("committed", "quarantined"):
+            raise LakehouseError(
+                f"batch {batch_id} is {batch.status}; only committed or quarantined batches can be rolled back"
+            )
+        version = tables.delete_batch(spark, source, batch_id)
+        batch.status, batch.delta_version = "rolled_back", version
+        batch.note = f"rolled back; bronze rows before it are in Delta version {version - 1}"
+        writer.ledger.record(batch)
+        log.info("%s: %s rolled back (bronze is now at Delta version %s)", source.name, batch_id, version)
+        return batch
+
+
+def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
+    """Ingest a rolled-back batch again, from its file or its Kafka offsets, as a new batch."""
+    with source_lock(source):
+        writer = BatchWriter(spark, source, Options())
+        batch = writer.ledger.find(batch_id)
+        if batch.status != "rolled_back":
+            raise LakehouseError(
+                f"batch {batch_id} is {batch.status}; roll it back first (replaying it now would duplicate its rows)",
+                hint=f"lakehouse rollback {source.name} {batch_id}",
+            )
+        note = f"replay of {batch_id}"
+        plan = batch.plan
+        if isinstance(plan, KafkaPlan):
+            return write_kafka_batch(writer, writer.ledger.start(plan, note=note))
+        path = landing_folder(source) / plan.file
+        if not path.exists() or file_sha256(path) != plan.sha256:
+            raise LakehouseError(
+                f"cannot replay {batch_id}: {path} is gone or changed since it was ingested",
+                hint="put the original file back in the landing folder",
+            )
+        chunk = list(itertools.islice(records_from(source, plan), plan.records))
+        new = writer.ledger.start(FilePlan(plan.file, plan.sha256, plan.start_record, plan.max_records), note=note)
+        return write_file_batch(writer, new, chunk, bool(plan.eof))

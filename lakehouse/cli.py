@@ -1,0 +1,294 @@
+"""`lakehouse`: start and stop the local services, run the main job, open SQL and docs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ingestion.config import PROJECT_ROOT, settings
+from ingestion.errors import LakehouseError
+from ingestion.sources import SOURCES, get_source
+from lakehouse.dbt import run_dbt
+from lakehouse.services.jars import ensure_jars, kafka_bundle, spark_server_bundle
+from lakehouse.services.kafka import KafkaBroker
+from lakehouse.services.service import Service
+from lakehouse.services.spark_server import SparkServer, spark_home
+
+
+def services() -> list[Service]:
+    return [KafkaBroker(settings()), SparkServer(settings())]
+
+
+def _service(name: str) -> Service:
+    return {service.name: service for service in services()}[name]
+
+
+def cmd_up(_: argparse.Namespace) -> None:
+    for service in services():
+        service.start()
+
+
+def cmd_down(_: argparse.Namespace) -> None:
+    for service in reversed(services()):
+        service.stop()
+
+
+def cmd_status(_: argparse.Namespace) -> None:
+    for service in services():
+        print(service.status())
+    print(f"data home: {settings().home}")
+
+
+def cmd_service(args: argparse.Namespace) -> None:
+    service = _service(args.service)
+    if args.action == "start":
+        service.start()
+    elif args.action == "stop":
+        service.stop()
+    else:
+        print(service.status())
+
+
+def cmd_jars(_: argparse.Namespace) -> None:
+    for bundle in (kafka_bundle(settings()), spark_server_bundle(settings())):
+        jars = ensure_jars(bundle, settings())
+        print(f"{bundle.name}: {len(jars)} jars in {bundle.directory(settings())}")
+
+
+def cmd_clean(args: argparse.Namespace) -> None:
+    running = [service.name for service in services() if service.status().running]
+    if running:
+        raise LakehouseError(
+            f"cannot wipe the data home while {', '.join(running)} is running",
+            hint="run `lakehouse down` first",
+        )
+    home = settings().home
+    if not home.exists():
+        print(f"nothing to wipe: {home} does not exist")
+        return
+    keep = set() if args.all else {settings().cache}
+    for entry in home.iterdir():
+        if entry in keep:
+            continue
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    print(f"wiped {home}" + ("" if args.all else f" (kept the jar cache {settings().cache})"))
+
+
+def cmd_dbt(args: argparse.Namespace) -> None:
+    run_dbt(*args.dbt_args)
+
+
+def _sources(names: list[str]):
+    return [get_source(name) for name in (names or SOURCES)]
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from lakehouse.sample_data import generate
+
+    both = not (args.files_only or args.topics_only)
+    generate(
+        rows=args.rows,
+        seed=args.seed,
+        files=both or args.files_only,
+        topics=both or args.topics_only,
+        rate=args.rate,
+        only_if_empty=args.only_if_empty,
+    )
+
+
+def cmd_produce_file(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from lakehouse.producer import replay_file
+
+    sent = replay_file(args.topic, Path(args.file), args.batch_size, args.pause)
+    print(f"{args.topic}: sent {sent} rows from {args.file}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from ingestion.api import ingest
+    from ingestion.spark import connect
+
+    sources = _sources(args.sources)
+    spark = connect()
+    for source in sources:
+        batches = ingest(spark, source, max_batches=args.max_batches)
+        good = sum(b.rows_good or 0 for b in batches)
+        bad = sum(b.rows_bad or 0 for b in batches)
+        print(f"{source.name}: {len(batches)} batches, {good} rows to {source.table}, {bad} quarantined")
+
+
+def cmd_batches(args: argparse.Namespace) -> None:
+    from ingestion.spark import connect
+    from ingestion.tables import ledger_exists, ledger_view
+
+    source = get_source(args.source) if args.source else None
+    spark = connect()
+    if not ledger_exists(spark):
+        print("the ledger is empty: nothing was ingested yet")
+        return
+    ledger_view(spark, source.name if source else None).show(args.limit, truncate=False)
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    from ingestion.api import rollback
+    from ingestion.spark import connect
+
+    source = get_source(args.source)
+    rollback(connect(), source, args.batch_id)
+
+
+def cmd_replay(args: argparse.Namespace) -> None:
+    from ingestion.api import replay
+    from ingestion.spark import connect
+
+    source = get_source(args.source)
+    batch = replay(connect(), source, args.batch_id)
+    print(f"{args.source}: replayed {args.batch_id} as {batch.describe()}")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """The main job: start what is missing, load the sample data, build every layer."""
+    cmd_up(args)
+    from lakehouse.sample_data import generate
+
+    generate(rows=args.rows, seed=42, files=True, topics=True, rate=None, only_if_empty=True)
+    args.sources, args.max_batches = [], None
+    cmd_ingest(args)
+    run_dbt("build")
+    from ingestion.spark import connect
+    from lakehouse.checksums import checksum_lines, gold_checksums
+
+    print("\nGold (rows and an order-independent checksum of each table, to compare two builds):")
+    print("\n".join(checksum_lines(gold_checksums(connect()))))
+    s = settings()
+    print(
+        "\nDone. Where to look:\n"
+        f"  ad hoc SQL:     make sql   (beeline on jdbc:hive2://{s.spark_host}:{s.thrift_port})\n"
+        f"  PySpark:        SparkSession.builder.remote('{s.spark_connect_url}').getOrCreate()\n"
+        f"  dbt docs:       make docs  (lineage on http://127.0.0.1:{s.docs_port})\n"
+        f"  Dagster UI:     make ui    (assets, checks, runs on http://127.0.0.1:{s.dagster_port})\n"
+        f"  Spark UI:       http://{s.spark_host}:{s.spark_ui_port}\n"
+        f"  data home:      {s.home}\n"
+        "  stop it all:    make down"
+    )
+
+
+def cmd_sql(args: argparse.Namespace) -> None:
+    s = settings()
+    beeline = spark_home() / "bin" / "beeline"
+    argv = [str(beeline), "-u", f"jdbc:hive2://{s.spark_host}:{s.thrift_port}/default", "-n", "lakehouse"]
+    if args.execute:
+        argv += ["-e", args.execute]
+    env = {**os.environ, "SPARK_HOME": str(spark_home())}
+    raise SystemExit(subprocess.run(argv, env=env).returncode)
+
+
+def dagster_home() -> Path:
+    """The local Dagster instance (runs, schedules, sensor cursors) lives in the data home."""
+    home = settings().home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    """The Dagster UI with its daemon (schedules, sensors, automation), on 127.0.0.1."""
+    cmd_up(args)
+    port = args.port or settings().dagster_port
+    # dagster-dbt looks for `dbt` on PATH (to prepare the manifest): this environment's comes first.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "PATH": path}
+    dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
+    print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
+    argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    raise SystemExit(subprocess.run(argv, cwd=PROJECT_ROOT, env=env).returncode)
+
+
+def cmd_docs(args: argparse.Namespace) -> None:
+    run_dbt("docs", "generate")
+    port = args.port or settings().docs_port
+    print(f"serving the dbt docs on http://127.0.0.1:{port} (lineage: the graph icon, bottom right)", flush=True)
+    run_dbt("docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None], help: str):
+        command = sub.add_parser(name, help=help)
+        command.set_defaults(handler=handler)
+        return command
+
+    add("up", cmd_up, "start Kafka and the Spark server (idempotent)")
+    add("down", cmd_down, "stop every service")
+    add("status", cmd_status, "show what runs and where")
+    for name in ("kafka", "spark"):
+        command = add(name, cmd_service, f"start, stop or show the {name} service")
+        command.add_argument("action", choices=["start", "stop", "status"])
+        command.set_defaults(service=name)
+    add("jars", cmd_jars, "fetch the Kafka and Delta jars from Maven Central")
+    clean = add("clean", cmd_clean, "wipe the data home (keeps the jar cache unless --all)")
+    clean.add_argument("--all", action="store_true", help="also wipe the jar cache")
+    run = add("run", cmd_run, "the main job: start services, load sample data, ingest, dbt build")
+    run.add_argument("--rows", type=int, default=20_000, help="sample records per source")
+    generate = add("generate", cmd_generate, "sample data: files into the landing zone, messages into topics")
+    generate.add_argument("--rows", type=int, default=20_000, help="records per source")
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--rate", type=float, help="messages per second per topic (default: as fast as possible)")
+    generate.add_argument("--files-only", action="store_true")
+    generate.add_argument("--topics-only", action="store_true")
+    generate.add_argument("--only-if-empty", action="store_true", help="skip topics that already hold messages")
+    produce_file = add("produce-file", cmd_produce_file, "replay a CSV, JSON-lines or .xlsx file into a topic")
+    produce_file.add_argument("topic")
+    produce_file.add_argument("file")
+    produce_file.add_argument("--batch-size", type=int, default=100)
+    produce_file.add_argument("--pause", type=float, default=1.0, help="seconds between batches")
+    ingest = add("ingest", cmd_ingest, "land sources in bronze (all of them by default)")
+    ingest.add_argument("sources", nargs="*", metavar="SOURCE", help=f"any of: {', '.join(SOURCES)}")
+    ingest.add_argument("--max-batches", type=int, help="stop after this many batches per source")
+    batches = add("batches", cmd_batches, "the batch ledger")
+    batches.add_argument("source", nargs="?")
+    batches.add_argument("--limit", type=int, default=50)
+    for name, handler, text in (
+        ("rollback", cmd_rollback, "take a batch's rows out of bronze (Delta history keeps them)"),
+        ("replay", cmd_replay, "ingest a rolled-back batch again from its file or Kafka offsets"),
+    ):
+        command = add(name, handler, text)
+        command.add_argument("source")
+        command.add_argument("batch_id")
+    dbt_command = add("dbt", cmd_dbt, "run dbt in the project root")
+    dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC")
+    sql.add_argument("-e", "--execute", help="run one statement and exit")
+    docs = add("docs", cmd_docs, "generate and serve the dbt docs site (lineage)")
+    docs.add_argument("--port", type=int, help="default: LAKEHOUSE_DOCS_PORT (8080)")
+    ui = add("ui", cmd_ui, "start the services and the Dagster UI with its daemon (schedules, sensors)")
+    ui.add_argument("--port", type=int, help="default: LAKEHOUSE_DAGSTER_PORT (3000)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    # The library logs; on the command line its messages are the progress lines users read.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+    for ours in ("ingestion", "lakehouse"):
+        logging.getLogger(ours).setLevel(logging.INFO)
+    try:
+        args.handler(args)
+    except LakehouseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

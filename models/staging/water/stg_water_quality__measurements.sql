@@ -1,0 +1,70 @@
+with source as (
+    select * from {{ source('bronze', 'water_quality') }}
+),
+
+sites as (
+    select * from {{ ref('slv_water__sites') }}
+),
+
+methods as (
+    select * from {{ ref('slv_water__methods') }}
+),
+
+cleaned as (
+    select
+        upper(trim(source.site_id)) as site_id,
+        upper(trim(source.method_id)) as method_id,
+        source.sample_date,
+        lower(trim(source.parameter)) as parameter,
+        source.value as reported_value,
+        -- A station that leaves the unit out reports in the method's unit.
+        coalesce(nullif(trim(source.unit), ''), methods.unit) as reported_unit,
+        nullif(lower(trim(source.flags)), '') as lab_flag,
+        methods.method_id as known_method_id,
+        methods.parameter as method_parameter,
+        methods.unit as method_unit,
+        methods.detection_limit,
+        sites.site_id as known_site_id,
+        {{ lineage_columns('kafka', 'source') }}
+    from source
+    left join sites on upper(trim(source.site_id)) = sites.site_id
+    left join methods on upper(trim(source.method_id)) = methods.method_id
+),
+
+converted as (
+    select
+        *,
+        {{ convert_unit('reported_value', 'reported_unit', 'method_unit') }} as value
+    from cleaned
+),
+
+final as (
+    select
+        -- Stations re-send whole batches: the same site, method, day, parameter, value and flag is the same sample.
+        sha2(concat_ws('|', site_id, method_id, cast(sample_date as string), parameter,
+            cast(reported_value as string), reported_unit, coalesce(lab_flag, '')), 256) as measurement_id,
+        site_id,
+        method_id,
+        sample_date,
+        parameter,
+        reported_value,
+        reported_unit,
+        value,
+        method_unit as unit,
+        detection_limit,
+        value < detection_limit as is_below_detection_limit,
+        lab_flag,
+        case
+            when known_site_id is null then concat('site_id "', site_id, '" is not a known site')
+            when known_method_id is null then concat('method_id "', method_id, '" is not a known method')
+            when parameter != method_parameter
+                then concat('parameter "', parameter, '" does not match method ', method_id, ' (', method_parameter, ')')
+            when value is null
+                then concat('unit "', reported_unit, '" does not convert to the method unit "', method_unit, '"')
+            when value < 0 and parameter != 'temperature' then concat('negative ', parameter, ' value')
+        end as reject_reason,
+        {{ lineage_columns('kafka') }}
+    from converted
+)
+
+select * from final

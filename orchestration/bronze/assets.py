@@ -1,0 +1,81 @@
+"""One Dagster asset per bronze source, keyed exactly as dagster-dbt keys the matching dbt source
+(`bronze/<table>`, declared in the sources YAML), downstream of the landing folder or Kafka topic
+it reads."""
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from ingestion.api import Batch, ingest
+from ingestion.config import settings
+from ingestion.plans import FilePlan, KafkaPlan
+from ingestion.sources import SOURCES, Source
+from orchestration.bronze.resources import SparkResource
+
+GROUP = "bronze"
+
+
+def upstream_key(source: Source) -> AssetKey:
+    """The landing folder or topic a source reads: `landing/<source>` or `kafka/<topic>`."""
+    return AssetKey(["landing", source.name]) if source.kind == "file" else AssetKey(["kafka", source.topic])
+
+
+def bronze_key(source: Source) -> AssetKey:
+    return AssetKey(["bronze", source.name])
+
+
+def upstream_spec(source: Source) -> AssetSpec:
+    if source.kind == "file":
+        where = f"Landing folder `{settings().landing_dir / source.name}` ({source.format} files)."
+    else:
+        where = f"Kafka topic `{source.topic}` on {settings().kafka_bootstrap} (JSON values)."
+    return AssetSpec(key=upstream_key(source), group_name="landing", description=where, kinds={source.kind})
+
+
+def batch_metadata(batches: list[Batch]) -> dict:
+    """What a data engineer checks after an ingestion: rows in and out, batches, input, Delta version."""
+    files = sorted({b.plan.file for b in batches if isinstance(b.plan, FilePlan)})
+    ranges = [str(r) for b in batches if isinstance(b.plan, KafkaPlan) for r in b.plan.ranges]
+    versions = [b.delta_version for b in batches if b.delta_version is not None]
+    return {
+        "rows_ingested": sum(b.rows_good or 0 for b in batches),
+        "rows_quarantined": sum(b.rows_bad or 0 for b in batches),
+        "batches": len(batches),
+        "batch_ids": MetadataValue.json([b.batch_id for b in batches]),
+        "batches_quarantined_whole": sum(1 for b in batches if b.status == "quarantined"),
+        "files": MetadataValue.json(files),
+        "offset_ranges": MetadataValue.json(ranges),
+        "delta_version": max(versions) if versions else None,
+    }
+
+
+def bronze_asset(source: Source) -> AssetsDefinition:
+    @asset(
+        key=bronze_key(source),
+        deps=[upstream_key(source)],
+        group_name=GROUP,
+        description=f"{source.description} Bronze Delta table `{source.table}`, with lineage and a batch ledger.",
+        kinds={"spark", "delta"},
+        # One ingestion of a source at a time, across runs (different sources run side by side).
+        pool=f"bronze_{source.name}",
+        metadata={"table": source.table, "dagster/table_name": source.table},
+    )
+    def ingest_source(context: AssetExecutionContext, spark: SparkResource) -> MaterializeResult:
+        metadata = batch_metadata(ingest(spark.session(), source))
+        context.log.info(
+            f"{source.name}: {metadata['rows_ingested']} rows to {source.table}, "
+            f"{metadata['rows_quarantined']} quarantined, in {metadata['batches']} batches"
+        )
+        return MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})
+
+    return ingest_source
+
+
+landing_specs = [upstream_spec(source) for source in SOURCES.values()]
+bronze_assets = [bronze_asset(source) for source in SOURCES.values()]

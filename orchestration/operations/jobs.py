@@ -1,0 +1,50 @@
+"""Jobs a data engineer runs by hand or on a schedule: build everything; roll back a bronze batch,
+replay it, rebuild what depends on it."""
+
+from dagster import AssetSelection, Config, OpExecutionContext, Out, define_asset_job, job, op
+from dagster_dbt import DbtCliResource
+
+from ingestion.api import replay, rollback
+from ingestion.sources import get_source
+from orchestration.bronze.resources import SparkResource
+from orchestration.transform.assets import LakehouseTranslator
+from orchestration.transform.project import dbt_project
+
+build_everything = define_asset_job(
+    "build_everything",
+    selection=AssetSelection.groups("bronze", "reference", "staging", "silver", "gold"),
+    description="Ingest every source, then build every layer.",
+)
+
+
+class BatchToReplay(Config):
+    source: str
+    """Source name, e.g. `transactions` or `sales`."""
+    batch_id: str
+    """Batch id from `bronze.ingestion_batches` (or `lakehouse batches`)."""
+
+
+@op(out=Out(str), pool="bronze_replay")
+def rollback_and_replay_batch(context: OpExecutionContext, config: BatchToReplay, spark: SparkResource) -> str:
+    source = get_source(config.source)
+    session = spark.session()
+    rolled = rollback(session, source, config.batch_id)
+    context.log.info(f"rolled back: {rolled.describe()}")
+    replayed = replay(session, source, config.batch_id)
+    context.log.info(f"replayed: {replayed.describe()}")
+    return source.name
+
+
+@op(out={}, pool="dbt")
+def rebuild_downstream(context: OpExecutionContext, source_name: str, dbt: DbtCliResource):
+    """Incremental models keep rows they merged: what reads the source is rebuilt from scratch."""
+    yield from dbt.cli(
+        ["build", "--select", f"source:bronze.{source_name}+", "--full-refresh"],
+        manifest=dbt_project.manifest_path,
+        dagster_dbt_translator=LakehouseTranslator(),
+    ).stream()
+
+
+@job(description="Roll back a bronze batch, replay it from its file or Kafka offsets, rebuild its downstream models.")
+def rollback_and_replay():
+    rebuild_downstream(rollback_and_replay_batch())
