@@ -16,7 +16,7 @@ help:
 	@echo "make ui      the Dagster UI (assets, runs, schedules, sensors) on 127.0.0.1:3000"
 	@echo "make sql     beeline on the Spark server    make docs    dbt docs with lineage"
 	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
-	@echo "make lint    ruff                            make clean   wipe the data home (keeps jars)"
+	@echo "make lint    ruff, sqlfluff                  make clean   wipe the data home (keeps jars)"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,9 +68,12 @@ bench-dbt: install
 bench-dagster: install
 	$(BIN)/python benchmarks/dagster_overhead.py $(BENCH_ARGS)
 
+# sqlfluff's dbt templater compiles the models, and `is_incremental()` asks the Spark server.
 lint: install
 	$(BIN)/ruff check ingestion lakehouse orchestration tests benchmarks
 	$(BIN)/ruff format --check ingestion lakehouse orchestration tests benchmarks
+	$(BIN)/lakehouse spark start
+	$(BIN)/sqlfluff lint models tests/dbt
 
 clean: install
 	$(BIN)/lakehouse clean

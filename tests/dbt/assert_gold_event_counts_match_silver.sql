@@ -1,5 +1,8 @@
 -- Cross-model rule: the per-minute, per-day and per-hour aggregates count every silver event once.
-select 'device_events' as model, gold_total, silver_total
+select
+    'device_events' as model,
+    gold_total,
+    silver_total
 from (
     select
         (select sum(events) from {{ ref('agg_device_events_by_type_minute') }}) as gold_total,
@@ -9,7 +12,10 @@ where gold_total != silver_total
 
 union all
 
-select 'ad_events' as model, gold_total, silver_total
+select
+    'ad_events' as model,
+    gold_total,
+    silver_total
 from (
     select
         (select sum(impressions + clicks) from {{ ref('agg_ad_performance_by_campaign_day') }}) as gold_total,
@@ -19,7 +25,10 @@ where gold_total != silver_total
 
 union all
 
-select 'server_logs' as model, gold_total, silver_total
+select
+    'server_logs' as model,
+    gold_total,
+    silver_total
 from (
     select
         (select sum(requests) from {{ ref('agg_requests_by_status_hour') }}) as gold_total,

@@ -12,7 +12,10 @@ actual as (
     from {{ ref('fct_order_lines') }}
 )
 
-select expected.*, actual.export_lines as fact_export_lines, actual.stream_lines as fact_stream_lines
+select
+    expected.*,
+    actual.export_lines as fact_export_lines,
+    actual.stream_lines as fact_stream_lines
 from expected
 cross join actual
 where expected.export_lines != actual.export_lines or expected.stream_lines != actual.stream_lines

@@ -91,3 +91,15 @@ def test_start_over_a_stale_pid_file_recovers(tmp_path):
     finally:
         lakehouse_cli("kafka", "stop", env=env)
     assert not (run_dir / "kafka.pid").exists()
+
+
+def test_unknown_source_names_the_known_ones(tmp_path):
+    # Checked before any service is reached: no server runs in this data home.
+    for command in (["batches", "nosuch"], ["rollback", "nosuch", "nosuch-000001"], ["replay", "nosuch", "x"]):
+        result = lakehouse_cli(*command, env=_isolated(tmp_path))
+        _assert_clean_failure(result, "unknown source 'nosuch'", "transactions")
+
+
+def test_a_setting_that_is_not_a_number(tmp_path):
+    result = lakehouse_cli("ingest", env=_isolated(tmp_path, LAKEHOUSE_INGEST_BATCH_ROWS="many"))
+    _assert_clean_failure(result, "LAKEHOUSE_INGEST_BATCH_ROWS='many' is not an integer")

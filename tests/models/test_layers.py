@@ -271,3 +271,11 @@ def test_gold_metrics_hold_rows_for_every_domain(built, spark):
         "select sum(clicks), sum(impressions), max(click_through_rate) from gold.agg_ad_performance_by_campaign_day",
     )[0]
     assert 0 < clicks < impressions and 0 < ctr <= 1
+
+
+def test_descriptions_reach_the_tables_as_comments(built, spark):
+    for table in ("staging.stg_sales__sales", "silver.slv_commerce__sales", "gold.fct_order_lines"):
+        columns = [row for row in spark.sql(f"describe table {table}").collect() if row.col_name and row.data_type]
+        assert columns and all(row.comment for row in columns if not row.col_name.startswith("#")), table
+        extended = {row.col_name: row.data_type for row in spark.sql(f"describe table extended {table}").collect()}
+        assert extended["Comment"].strip(), table

@@ -7,9 +7,19 @@ sales as (
 ),
 
 purchases as (
-    select customer_id, transaction_at as purchased_at, country_code, 'export' as channel from transactions
+    select
+        customer_id,
+        transaction_at as purchased_at,
+        country_code,
+        'export' as channel
+    from transactions
     union all
-    select customer_id, sold_at as purchased_at, country_code, 'stream' as channel from sales
+    select
+        customer_id,
+        sold_at as purchased_at,
+        country_code,
+        'stream' as channel
+    from sales
 ),
 
 -- Only the stream knows names and segments; the latest message wins.

@@ -40,7 +40,11 @@ product_ids as (
 final as (
     select
         product_ids.product_id,
-        coalesce(trim(catalogue.product_name), streamed.product_name, concat('product ', cast(product_ids.product_id as string)))
+        coalesce(
+            trim(catalogue.product_name),
+            streamed.product_name,
+            concat('product ', cast(product_ids.product_id as string))
+        )
             as product_name,
         coalesce(trim(catalogue.category), streamed.category, 'Non classé') as category,
         cast(catalogue.list_price as decimal(18, 2)) as list_price,

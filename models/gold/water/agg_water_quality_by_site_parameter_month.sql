@@ -29,7 +29,7 @@ final as (
         -- Parameters without a limit have no exceedance share.
         cast(
             case when max(thresholds.threshold_value) is not null
-                then round(count_if(measurements.value > thresholds.threshold_value) / count(*), 4)
+                    then round(count_if(measurements.value > thresholds.threshold_value) / count(*), 4)
             end as double
         ) as share_over_threshold
     from measurements

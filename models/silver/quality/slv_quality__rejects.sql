@@ -16,6 +16,6 @@
 ] %}
 
 {% for source_name, validated, silver, key in sources %}
-{{ rejected_rows(source_name, ref(validated), ref(silver), key) }}
-{% if not loop.last %}union all{% endif %}
+    {{ rejected_rows(source_name, ref(validated), ref(silver), key) }}
+    {% if not loop.last %}union all{% endif %}
 {% endfor %}

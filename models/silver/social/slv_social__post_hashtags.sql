@@ -5,12 +5,12 @@ with posts as (
 final as (
     select distinct
         posts.post_id,
-        hashtag,
+        tags.hashtag,
         posts.platform,
         posts.product_id,
         posts.posted_at
     from posts
-    lateral view explode(posts.hashtags) tags as hashtag
+        lateral view explode(posts.hashtags) tags as hashtag
 )
 
 select * from final

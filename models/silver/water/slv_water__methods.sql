@@ -7,7 +7,7 @@ with validated as (
 latest as (
     select
         *,
-        row_number() over (partition by method_id order by _ingested_at desc, _source_line) as version_rank
+        row_number() over (partition by method_id order by _ingested_at desc, _source_line asc) as version_rank
     from validated
 ),
 

@@ -12,7 +12,7 @@ renamed as (
         source.client_id as customer_id,
         source.produit_id as product_id,
         -- The producers send Paris wall-clock time without an offset.
-        to_utc_timestamp(source.`timestamp`, 'Europe/Paris') as sold_at,
+        to_utc_timestamp(source.timestamp, 'Europe/Paris') as sold_at,
         source.quantite as quantity,
         cast(source.montant as decimal(18, 2)) as amount_eur,
         nullif(trim(source.client_nom), '') as customer_name,

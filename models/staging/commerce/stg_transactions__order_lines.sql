@@ -37,7 +37,8 @@ validated as (
         *,
         case
             when {{ is_blank('transaction_id') }} then 'transaction_id is empty'
-            when customer_id is null then concat('customer_id "', coalesce(customer_reference, ''), '" is not a customer number')
+            when customer_id is null
+                then concat('customer_id "', coalesce(customer_reference, ''), '" is not a customer number')
             when quantity <= 0 then concat('quantity ', cast(quantity as string), ' is not positive')
             when unit_price < 0 then concat('unit_price ', cast(unit_price as string), ' is negative')
             when eur_per_unit is null then concat('currency "', coalesce(currency_code, ''), '" has no reference rate')

@@ -5,7 +5,12 @@ with source as (
 cleaned as (
     select
         -- Devices send no event id: one device reports one event of a type per instant.
-        sha2(concat_ws('|', upper(trim(source.device_id)), lower(trim(source.event_type)), cast(source.event_at as string)), 256)
+        sha2(
+            concat_ws(
+                '|', upper(trim(source.device_id)), lower(trim(source.event_type)), cast(source.event_at as string)
+            ),
+            256
+        )
             as event_id,
         upper(trim(source.device_id)) as device_id,
         lower(trim(source.device_type)) as device_type,

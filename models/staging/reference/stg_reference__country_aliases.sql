@@ -3,11 +3,20 @@ with countries as (
 ),
 
 aliases as (
-    select lower(country_code) as alias, country_code from countries
+    select
+        lower(country_code) as alias,
+        country_code
+    from countries
     union all
-    select lower(country_name) as alias, country_code from countries
+    select
+        lower(country_name) as alias,
+        country_code
+    from countries
     union all
-    select lower(country_name_fr) as alias, country_code from countries
+    select
+        lower(country_name_fr) as alias,
+        country_code
+    from countries
 ),
 
 final as (

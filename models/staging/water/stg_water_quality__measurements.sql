@@ -41,8 +41,10 @@ converted as (
 final as (
     select
         -- Stations re-send whole batches: the same site, method, day, parameter, value and flag is the same sample.
-        sha2(concat_ws('|', site_id, method_id, cast(sample_date as string), parameter,
-            cast(reported_value as string), reported_unit, coalesce(lab_flag, '')), 256) as measurement_id,
+        sha2(concat_ws(
+            '|', site_id, method_id, cast(sample_date as string), parameter,
+            cast(reported_value as string), reported_unit, coalesce(lab_flag, '')
+        ), 256) as measurement_id,
         site_id,
         method_id,
         sample_date,
@@ -58,7 +60,9 @@ final as (
             when known_site_id is null then concat('site_id "', site_id, '" is not a known site')
             when known_method_id is null then concat('method_id "', method_id, '" is not a known method')
             when parameter != method_parameter
-                then concat('parameter "', parameter, '" does not match method ', method_id, ' (', method_parameter, ')')
+                then concat(
+                        'parameter "', parameter, '" does not match method ', method_id, ' (', method_parameter, ')'
+                    )
             when value is null
                 then concat('unit "', reported_unit, '" does not convert to the method unit "', method_unit, '"')
             when value < 0 and parameter != 'temperature' then concat('negative ', parameter, ' value')

@@ -20,7 +20,8 @@ final as (
         case
             when {{ is_blank('site_id') }} then 'site_id is empty'
             when latitude not between -90 and 90 then concat('latitude ', cast(latitude as string), ' is out of range')
-            when longitude not between -180 and 180 then concat('longitude ', cast(longitude as string), ' is out of range')
+            when longitude not between -180 and 180
+                then concat('longitude ', cast(longitude as string), ' is out of range')
         end as reject_reason
     from cleaned
 )
