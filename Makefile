@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser manifest up down status run test docs ui sql bench bench-dbt bench-dagster lint clean distclean
+.PHONY: help install browser manifest up down status run test docs ui sql bench bench-dbt bench-dagster bench-live lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -16,6 +16,7 @@ help:
 	@echo "make ui      the Dagster UI (assets, runs, schedules, sensors) on 127.0.0.1:3000"
 	@echo "make sql     beeline on the Spark server    make docs    dbt docs with lineage"
 	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
+	@echo "make bench-live   how soon new messages and files reach gold with the Dagster daemon running"
 	@echo "make lint    ruff, sqlfluff                  make clean   wipe the data home (keeps jars)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -67,6 +68,9 @@ bench-dbt: install
 
 bench-dagster: install
 	$(BIN)/python benchmarks/dagster_overhead.py $(BENCH_ARGS)
+
+bench-live: install manifest
+	$(BIN)/python benchmarks/live_latency.py $(BENCH_ARGS)
 
 # sqlfluff's dbt templater compiles the models, and `is_incremental()` asks the Spark server.
 lint: install

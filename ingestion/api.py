@@ -9,6 +9,8 @@ batches = ingest(connect(), get_source("sales"))
 
 from __future__ import annotations
 
+from threading import Event
+
 from pyspark.sql import SparkSession
 
 from ingestion.batch import Options
@@ -23,10 +25,15 @@ __all__ = ["Batch", "Options", "ingest", "pending_files", "replay", "rollback", 
 
 
 def ingest(
-    spark: SparkSession, source: Source, options: Options | None = None, max_batches: int | None = None
+    spark: SparkSession,
+    source: Source,
+    options: Options | None = None,
+    max_batches: int | None = None,
+    stop: Event | None = None,
 ) -> list[Batch]:
-    """Land what the source holds now in bronze (a topic: at most `max_batches` batches), then return."""
+    """Land what the source holds now in bronze (a topic: at most `max_batches` batches), then
+    return; when `stop` is set, return after the batch being written."""
     options = options or Options()
     if source.kind == "kafka":
-        return ingest_topic(spark, source, options, max_batches)
-    return ingest_files(spark, source, options)
+        return ingest_topic(spark, source, options, max_batches, stop)
+    return ingest_files(spark, source, options, stop)

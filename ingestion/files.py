@@ -6,6 +6,7 @@ import itertools
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from threading import Event
 
 from pyspark.sql import SparkSession
 
@@ -36,7 +37,7 @@ def records_from(source: Source, plan: FilePlan) -> Iterator[Record]:
     return itertools.islice(read_records(source, landing_folder(source) / plan.file), plan.start_record, None)
 
 
-def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[Batch]:
+def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Event | None = None) -> list[Batch]:
     started = time.time()
     landing_folder(source).mkdir(parents=True, exist_ok=True)
     with source_lock(source):
@@ -47,6 +48,8 @@ def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[
         # Which files are stable is decided once, up front: a file still being written when the
         # run starts waits for the next run, however long this one takes.
         for name, path in landing_files(source):
+            if stop and stop.is_set():
+                break
             age = started - path.stat().st_mtime
             if age < options.settle_seconds:
                 log.info("%s: %s changed %.1fs ago, still being written; left for the next run", source.name, name, age)
@@ -54,14 +57,16 @@ def ingest_files(spark: SparkSession, source: Source, options: Options) -> list[
             sha256 = file_sha256(path)
             start = file_progress(writer.ledger.batches, name, sha256)
             if start is not None:
-                done.extend(_ingest_from(writer, FilePlan(name, sha256, start, options.batch_rows)))
+                done.extend(_ingest_from(writer, FilePlan(name, sha256, start, options.batch_rows), stop))
         return done
 
 
-def _ingest_from(writer: BatchWriter, first: FilePlan) -> list[Batch]:
-    """Batches of the file from `first.start_record` to its end."""
+def _ingest_from(writer: BatchWriter, first: FilePlan, stop: Event | None) -> list[Batch]:
+    """Batches of the file from `first.start_record` to its end (or to a stop between batches)."""
     written, start = [], first.start_record
     for chunk, last in _chunks(records_from(writer.source, first), first.max_records):
+        if stop and stop.is_set():
+            break
         batch = writer.ledger.start(FilePlan(first.file, first.sha256, start, first.max_records))
         written.append(write_file_batch(writer, batch, chunk, last))
         start += len(chunk)

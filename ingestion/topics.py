@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from threading import Event
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
@@ -126,8 +127,14 @@ def kafka_messages(spark: SparkSession, plan: KafkaPlan) -> DataFrame:
     )
 
 
-def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batches: int | None = None) -> list[Batch]:
-    """Ingest what the topic holds now (up to `max_batches` batches), then return."""
+def ingest_topic(
+    spark: SparkSession,
+    source: Source,
+    options: Options,
+    max_batches: int | None = None,
+    stop: Event | None = None,
+) -> list[Batch]:
+    """Ingest what the topic holds now (up to `max_batches` batches, or until `stop` is set), then return."""
     with source_lock(source):
         writer = BatchWriter(spark, source, options)
         offsets = TopicOffsets(source, writer.ledger.batches)
@@ -140,7 +147,7 @@ def ingest_topic(spark: SparkSession, source: Source, options: Options, max_batc
             if not offsets.exists:
                 log.info("%s: topic %s does not exist yet; nothing to ingest", source.name, source.topic)
                 return done
-            while max_batches is None or len(done) < max_batches:
+            while (max_batches is None or len(done) < max_batches) and not (stop and stop.is_set()):
                 ranges = offsets.plan(options.batch_messages)
                 if not ranges:
                     break

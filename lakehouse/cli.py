@@ -32,6 +32,14 @@ def _service(name: str) -> Service:
 def cmd_up(_: argparse.Namespace) -> None:
     for service in services():
         service.start()
+    from ingestion.spark import connect
+    from ingestion.tables import ensure_tables
+
+    # Every bronze table exists from the start, empty until its source delivers: dbt and the
+    # automation can build silver and gold before every source has data.
+    spark = connect()
+    for source in SOURCES.values():
+        ensure_tables(spark, source)
 
 
 def cmd_down(_: argparse.Namespace) -> None:
@@ -103,7 +111,6 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_produce_file(args: argparse.Namespace) -> None:
-    from pathlib import Path
 
     from lakehouse.producer import replay_file
 
@@ -114,11 +121,18 @@ def cmd_produce_file(args: argparse.Namespace) -> None:
 def cmd_ingest(args: argparse.Namespace) -> None:
     from ingestion.api import ingest
     from ingestion.spark import connect
+    from lakehouse.dagster_instance import record_ingestion
 
     sources = _sources(args.sources)
+    if args.follow:
+        from lakehouse.follow import follow, stop_on_ctrl_c
+
+        follow(sources, args.interval, args.build, stop_on_ctrl_c())
+        return
     spark = connect()
     for source in sources:
         batches = ingest(spark, source, max_batches=args.max_batches)
+        record_ingestion(source, batches)
         good = sum(b.rows_good or 0 for b in batches)
         bad = sum(b.rows_bad or 0 for b in batches)
         print(f"{source.name}: {len(batches)} batches, {good} rows to {source.table}, {bad} quarantined")
@@ -159,7 +173,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     from lakehouse.sample_data import generate
 
     generate(rows=args.rows, seed=42, files=True, topics=True, rate=None, only_if_empty=True)
-    args.sources, args.max_batches = [], None
+    args.sources, args.max_batches, follow = [], None, args.follow
+    args.follow = False
     cmd_ingest(args)
     run_dbt("build")
     from ingestion.spark import connect
@@ -178,6 +193,11 @@ def cmd_run(args: argparse.Namespace) -> None:
         f"  data home:      {s.home}\n"
         "  stop it all:    make down"
     )
+    if follow:
+        from lakehouse.follow import follow as follow_sources
+        from lakehouse.follow import stop_on_ctrl_c
+
+        follow_sources(_sources([]), args.interval, build=True, stop=stop_on_ctrl_c())
 
 
 def cmd_sql(args: argparse.Namespace) -> None:
@@ -190,20 +210,14 @@ def cmd_sql(args: argparse.Namespace) -> None:
     raise SystemExit(subprocess.run(argv, env=env).returncode)
 
 
-def dagster_home() -> Path:
-    """The local Dagster instance (runs, schedules, sensor cursors) lives in the data home."""
-    home = settings().home / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    return home
-
-
 def cmd_ui(args: argparse.Namespace) -> None:
     """The Dagster UI with its daemon (schedules, sensors, automation), on 127.0.0.1."""
     cmd_up(args)
     port = args.port or settings().dagster_port
     # dagster-dbt looks for `dbt` on PATH (to prepare the manifest): this environment's comes first.
     path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    from lakehouse.dagster_instance import dagster_home
+
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "PATH": path}
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
     print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
@@ -239,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--all", action="store_true", help="also wipe the jar cache")
     run = add("run", cmd_run, "the main job: start services, load sample data, ingest, dbt build")
     run.add_argument("--rows", type=int, default=20_000, help="sample records per source")
+    run.add_argument("--follow", action="store_true", help="then keep every layer up to date until Ctrl-C")
+    run.add_argument("--interval", type=float, default=5.0, help="seconds between rounds with --follow")
     generate = add("generate", cmd_generate, "sample data: files into the landing zone, messages into topics")
     generate.add_argument("--rows", type=int, default=20_000, help="records per source")
     generate.add_argument("--seed", type=int, default=42)
@@ -254,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = add("ingest", cmd_ingest, "land sources in bronze (all of them by default)")
     ingest.add_argument("sources", nargs="*", metavar="SOURCE", help=f"any of: {', '.join(SOURCES)}")
     ingest.add_argument("--max-batches", type=int, help="stop after this many batches per source")
+    ingest.add_argument("--follow", action="store_true", help="keep ingesting what arrives until Ctrl-C")
+    ingest.add_argument("--interval", type=float, default=5.0, help="seconds between rounds with --follow")
+    ingest.add_argument("--build", action="store_true", help="with --follow: also build what new rows reach")
     batches = add("batches", cmd_batches, "the batch ledger")
     batches.add_argument("source", nargs="?")
     batches.add_argument("--limit", type=int, default=50)

@@ -23,7 +23,9 @@ from ingestion.sources import SOURCES, Source
 from orchestration.bronze.assets import bronze_key
 from orchestration.bronze.resources import SparkResource
 
-INTERVAL_S = 30
+# A tick reads the ledger and the topic's end offsets (or the folder's sizes and times): cheap
+# enough to look often, which is most of how soon new data starts its way to gold.
+INTERVAL_S = 5
 
 
 def _known_files(source: Source, cursor: dict) -> dict[str, LandingFile]:

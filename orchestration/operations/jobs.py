@@ -7,8 +7,8 @@ from dagster_dbt import DbtCliResource
 from ingestion.api import replay, rollback
 from ingestion.sources import get_source
 from orchestration.bronze.resources import SparkResource
-from orchestration.transform.assets import LakehouseTranslator
 from orchestration.transform.project import dbt_project
+from orchestration.transform.translator import LakehouseTranslator
 
 build_everything = define_asset_job(
     "build_everything",

@@ -1,29 +1,11 @@
 """The dbt models as Dagster assets: groups by layer, descriptions from the dbt docs, dbt tests as
 asset checks. A dbt source's asset key is declared in the sources YAML (`meta.dagster.asset_key`)."""
 
-from collections.abc import Mapping
-from typing import Any
-
-from dagster import AssetExecutionContext, AutomationCondition, Config
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster import AssetExecutionContext, Config
+from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.transform.project import dbt_project
-
-
-class LakehouseTranslator(DagsterDbtTranslator):
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "seed":
-            return "reference"
-        if dbt_resource_props["resource_type"] == "source":
-            return "bronze"
-        return dbt_resource_props["fqn"][1]  # the layer folder: staging, silver or gold
-
-    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
-        return dbt_resource_props.get("description") or super().get_description(dbt_resource_props)
-
-    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> AutomationCondition | None:
-        # Rebuild when what a model reads has changed; seeds change with the code only.
-        return None if dbt_resource_props["resource_type"] == "seed" else AutomationCondition.eager()
+from orchestration.transform.translator import LakehouseTranslator
 
 
 class DbtBuildConfig(Config):

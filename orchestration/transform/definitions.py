@@ -24,7 +24,7 @@ silver_and_gold_follow_bronze = AutomationConditionSensorDefinition(
     "silver_and_gold_follow_bronze",
     target=DBT_MODELS,
     default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=10,
 )
 
 defs = Definitions(

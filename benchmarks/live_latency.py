@@ -1,0 +1,132 @@
+"""How long new data takes to reach gold by itself, with `lakehouse ui` (Dagster's daemon) running.
+
+On a fresh data home: start `lakehouse ui`, wait until the automation has built every layer on the
+empty bronze tables (the time to a first gold), then produce sales to Kafka at one per second,
+each on a day of its own, and note when each one appears in `gold.agg_sales_by_product_day`;
+then drop a transactions file in the landing zone and time it the same way. Prints the latencies.
+
+    .venv/bin/python benchmarks/live_latency.py [--messages 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import time
+from datetime import date, timedelta
+
+from bench_env import CLI, HOME, ROOT, stop_services  # sets the environment first
+
+from ingestion import kafka_client
+from ingestion.config import settings
+from ingestion.spark import connect
+
+FIRST_DAY = date(2031, 1, 1)
+GOLD = "gold.agg_sales_by_product_day"
+
+
+def start_ui() -> subprocess.Popen:
+    stop_services()
+    subprocess.run(["rm", "-rf", str(HOME)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
+    log = (HOME.parent / "bench-ui.log").open("w")
+    return subprocess.Popen([*CLI, "ui"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+
+
+def days_in_gold(spark) -> set[date]:
+    if not spark.catalog.tableExists(GOLD):
+        return set()
+    rows = spark.sql(f"select distinct order_date from {GOLD} where order_date >= date'{FIRST_DAY}'").collect()
+    return {row.order_date for row in rows}
+
+
+def sale(n: int) -> bytes:
+    day = FIRST_DAY + timedelta(days=n)
+    message = {
+        "vente_id": 9_000_000 + n, "client_id": 7, "produit_id": 101, "timestamp": f"{day}T12:00:00",
+        "quantite": 1, "montant": 899.99, "client_nom": "Jean Dupont", "produit_nom": "Ordinateur portable",
+        "categorie": "Électronique", "pays": "France", "segment": "Particulier",
+    }  # fmt: skip
+    return json.dumps(message).encode()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=30)
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    ui = start_ui()
+    try:
+        spark = None
+        while spark is None:
+            try:
+                spark = connect()
+            except Exception:  # noqa: BLE001 (the server is still starting)
+                time.sleep(2)
+        while not spark.catalog.tableExists(GOLD):
+            if time.monotonic() - started > args.timeout:
+                raise SystemExit("gold was never built on the fresh data home")
+            time.sleep(2)
+        first_gold_s = time.monotonic() - started
+        time.sleep(20)  # the first builds settle
+
+        producer = kafka_client.producer(linger_ms=0)
+        produced: dict[date, float] = {}
+        seen: dict[date, float] = {}
+        for n in range(args.messages):
+            producer.send("sales", sale(n)).get(timeout=30)
+            produced[FIRST_DAY + timedelta(days=n)] = time.monotonic()
+            for day in days_in_gold(spark) - set(seen):
+                seen[day] = time.monotonic()
+            time.sleep(max(0.0, produced[FIRST_DAY + timedelta(days=n)] + 1 - time.monotonic()))
+        producer.close()
+        deadline = time.monotonic() + args.timeout
+        while set(produced) - set(seen) and time.monotonic() < deadline:
+            for day in days_in_gold(spark) - set(seen):
+                seen[day] = time.monotonic()
+            time.sleep(0.5)
+        latencies = [seen[day] - produced[day] for day in produced if day in seen]
+
+        file_day = FIRST_DAY + timedelta(days=400)
+        landing = settings().landing_dir / "transactions"
+        landing.mkdir(parents=True, exist_ok=True)
+        (landing / "live_bench.csv").write_text(
+            "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,"
+            f"payment_method,status\nLIVE0001,C00007,101,1,899.99,EUR,{file_day}T12:00:00Z,France,card,completed\n"
+        )
+        dropped = time.monotonic()
+        while file_day not in days_in_gold(spark) and time.monotonic() - dropped < args.timeout:
+            time.sleep(0.5)
+        file_s = time.monotonic() - dropped if file_day in days_in_gold(spark) else None
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=60)
+        stop_services()
+
+    print(f"fresh data home to a first gold (services, seeds, every model on empty bronze): {first_gold_s:.0f} s")
+    print(f"sales produced at 1/s: {len(latencies)} of {len(produced)} reached {GOLD}")
+    if latencies:
+        print(
+            f"latency produce -> gold: p50 {statistics.median(latencies):.1f} s, p95 {percentile(latencies, 0.95):.1f} s, "
+            f"min {min(latencies):.1f} s, max {max(latencies):.1f} s"
+        )
+    print(
+        f"landing file -> gold (5 s settle rule included): {file_s:.1f} s"
+        if file_s
+        else "landing file never reached gold"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The local Dagster instance, and what the CLI tells it.
+
+Ingestions and dbt builds started from the CLI are recorded in the instance as materialisations
+(runless events), so Dagster and the CLI agree on what is up to date: the automation neither waits
+for assets it thinks are missing nor rebuilds what the CLI has just built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ingestion.config import PROJECT_ROOT, settings
+from ingestion.ledger import Batch
+from ingestion.sources import Source
+
+log = logging.getLogger(__name__)
+
+
+def dagster_home() -> Path:
+    """The local Dagster instance (runs, schedules, sensor cursors) lives in the data home."""
+    home = settings().home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+@contextmanager
+def _best_effort() -> Iterator[None]:
+    """Recording is bookkeeping: it never fails the ingestion or the build it follows."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 (any storage problem of the instance)
+        log.warning("could not record in the Dagster instance at %s: %s", settings().home / "dagster", error)
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    return DagsterInstance.from_config(str(dagster_home()))
+
+
+def record_ingestion(source: Source, batches: Iterable[Batch]) -> None:
+    """A materialisation of `bronze/<source>` when batches landed rows (or quarantined some)."""
+    from dagster import AssetKey, AssetMaterialization
+
+    landed = [b for b in batches if b.status in ("committed", "quarantined")]
+    if not landed:
+        return
+    metadata = {
+        "rows_ingested": sum(b.rows_good or 0 for b in landed),
+        "rows_quarantined": sum(b.rows_bad or 0 for b in landed),
+        "batch_ids": ", ".join(b.batch_id for b in landed),
+        "recorded_by": "lakehouse CLI",
+    }
+    with _best_effort():
+        _instance().report_runless_asset_event(
+            AssetMaterialization(asset_key=AssetKey(["bronze", source.name]), metadata=metadata)
+        )
+
+
+def record_dbt_build(target_dir: Path) -> int:
+    """A materialisation of every seed and model the last dbt command built (from its artifacts);
+    returns how many were recorded."""
+    from dagster import AssetMaterialization
+
+    from orchestration.transform.translator import LakehouseTranslator
+
+    results_path, manifest_path = target_dir / "run_results.json", target_dir / "manifest.json"
+    if not (results_path.exists() and manifest_path.exists()):
+        return 0
+    nodes = json.loads(manifest_path.read_text())["nodes"]
+    translator = LakehouseTranslator()
+    recorded = 0
+    with _best_effort():
+        instance = _instance()
+        for result in json.loads(results_path.read_text())["results"]:
+            node = nodes.get(result["unique_id"])
+            if not node or node["resource_type"] not in ("model", "seed") or result["status"] != "success":
+                continue
+            instance.report_runless_asset_event(
+                AssetMaterialization(
+                    asset_key=translator.get_asset_key(node),
+                    metadata={"recorded_by": "lakehouse CLI", "dbt_execution_time_s": result["execution_time"]},
+                )
+            )
+            recorded += 1
+    return recorded

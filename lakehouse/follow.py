@@ -1,0 +1,73 @@
+"""Continuous mode without Dagster: keep bronze (and, with `build`, silver and gold) up to date
+until stopped. Each round ingests what every source holds, exactly once as always, then builds
+what the new bronze rows reach. Ctrl-C stops between batches; a second Ctrl-C stops at once
+(safe too: an interrupted batch is re-run from its plan)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from ingestion.api import ingest
+from ingestion.errors import LakehouseError
+from ingestion.sources import Source
+from ingestion.spark import connect
+from lakehouse.dagster_instance import record_ingestion
+from lakehouse.dbt import run_dbt
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_ctrl_c() -> threading.Event:
+    """An event set by the first Ctrl-C; the second one interrupts at once."""
+    stop = threading.Event()
+
+    def on_interrupt(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.info("stopping after the current batch (Ctrl-C again to stop now)")
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    signal.signal(signal.SIGTERM, on_interrupt)
+    return stop
+
+
+def ingest_round(sources: list[Source], stop: threading.Event) -> list[Source]:
+    """One pass over the sources; the sources that landed new batches."""
+    spark = connect()
+    changed = []
+    for source in sources:
+        if stop.is_set():
+            break
+        try:
+            batches = ingest(spark, source, stop=stop)
+        except LakehouseError as error:  # e.g. Dagster is ingesting this source right now
+            log.warning("%s: %s", source.name, error.message)
+            continue
+        if batches:
+            record_ingestion(source, batches)
+            changed.append(source)
+    return changed
+
+
+def follow(sources: list[Source], interval_s: float, build: bool, stop: threading.Event) -> None:
+    log.info(
+        "following %s every %.0fs%s; Ctrl-C stops",
+        ", ".join(s.name for s in sources),
+        interval_s,
+        " (and building silver and gold)" if build else "",
+    )
+    while not stop.is_set():
+        started = time.monotonic()
+        changed = ingest_round(sources, stop)
+        if build and changed and not stop.is_set():
+            selection = " ".join(f"source:bronze.{source.name}+" for source in changed)
+            try:
+                run_dbt("build", "--select", selection, own_session=True)
+            except LakehouseError as error:  # tests failed: reported, and the next round goes on
+                log.warning("%s", error)
+        stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+    log.info("stopped")

@@ -1,0 +1,27 @@
+"""When seeds, silver and gold rebuild by themselves.
+
+Dagster's `eager()` waits for ever on a dependency that this instance never materialised (a seed
+built from the CLI, a bronze table of a source that has no data yet), and never builds what is
+missing when the condition is first evaluated. The lakehouse's condition instead:
+- builds what is missing (a fresh instance, a new model), once, unless its last run failed;
+- rebuilds when anything it reads was updated (an ingestion, a seed, an upstream model);
+- waits for missing dbt dependencies (seeds, models) that this tick does not request too, but not
+  for bronze: every bronze table exists from `lakehouse up` on, empty until its source delivers;
+- never while it or what it reads is being built.
+The CLI records its own ingestions and builds in the instance (`lakehouse.dagster_instance`), so
+both agree on what is up to date.
+"""
+
+from dagster import AssetSelection, AutomationCondition
+
+BRONZE = AssetSelection.groups("bronze")
+
+
+def follows_its_inputs() -> AutomationCondition:
+    missing = AutomationCondition.missing() & ~AutomationCondition.execution_failed()
+    return (
+        (missing | AutomationCondition.any_deps_updated()).since_last_handled()
+        & ~AutomationCondition.any_deps_missing().ignore(BRONZE)
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("follows its inputs")
