@@ -11,7 +11,6 @@ then drop a transactions file in the landing zone and time it the same way. Prin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
@@ -24,6 +23,7 @@ from bench_env import CLI, HOME, ROOT, stop_services  # sets the environment fir
 from ingestion import kafka_client
 from ingestion.config import settings
 from ingestion.spark import connect
+from lakehouse.sample_data import one_sale
 
 FIRST_DAY = date(2031, 1, 1)
 GOLD = "gold.agg_sales_by_product_day"
@@ -37,21 +37,18 @@ def start_ui() -> subprocess.Popen:
     return subprocess.Popen([*CLI, "ui"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
+def server_answers(spark) -> bool:
+    try:
+        return spark.sql("select 1").collect()[0][0] == 1
+    except Exception:  # noqa: BLE001 (still starting: no session yet)
+        return False
+
+
 def days_in_gold(spark) -> set[date]:
     if not spark.catalog.tableExists(GOLD):
         return set()
     rows = spark.sql(f"select distinct order_date from {GOLD} where order_date >= date'{FIRST_DAY}'").collect()
     return {row.order_date for row in rows}
-
-
-def sale(n: int) -> bytes:
-    day = FIRST_DAY + timedelta(days=n)
-    message = {
-        "vente_id": 9_000_000 + n, "client_id": 7, "produit_id": 101, "timestamp": f"{day}T12:00:00",
-        "quantite": 1, "montant": 899.99, "client_nom": "Jean Dupont", "produit_nom": "Ordinateur portable",
-        "categorie": "Électronique", "pays": "France", "segment": "Particulier",
-    }  # fmt: skip
-    return json.dumps(message).encode()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -65,11 +62,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped from outside: still clean up
     started = time.monotonic()
     ui = start_ui()
     try:
         spark = None
-        while spark is None:
+        while spark is None or not server_answers(spark):
             try:
                 spark = connect()
             except Exception:  # noqa: BLE001 (the server is still starting)
@@ -85,7 +83,7 @@ def main() -> None:
         produced: dict[date, float] = {}
         seen: dict[date, float] = {}
         for n in range(args.messages):
-            producer.send("sales", sale(n)).get(timeout=30)
+            producer.send("sales", one_sale(9_000_000 + n, FIRST_DAY + timedelta(days=n))).get(timeout=30)
             produced[FIRST_DAY + timedelta(days=n)] = time.monotonic()
             for day in days_in_gold(spark) - set(seen):
                 seen[day] = time.monotonic()

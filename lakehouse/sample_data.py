@@ -15,7 +15,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ingestion import kafka_client
@@ -221,6 +221,17 @@ def _poison(rng: random.Random) -> bytes | None:
     if rng.random() >= DEFECT_RATE:
         return None
     return rng.choice([b"\xff\xfe\x00 not utf-8", b'{"truncated": ', b"plain text, not JSON", b"[1, 2, 3]"])
+
+
+def one_sale(sale_id: int, day: date) -> bytes:
+    """A valid sale on `day` (a laptop bought at noon, Paris time): one row of its own in
+    `gold.agg_sales_by_product_day` when the day is far from the sample data's."""
+    sale = {
+        "vente_id": sale_id, "client_id": 7, "produit_id": 101, "timestamp": f"{day}T12:00:00", "quantite": 1,
+        "montant": PRODUCTS[101][2], "client_nom": "Jean Dupont", "produit_nom": PRODUCTS[101][0],
+        "categorie": PRODUCTS[101][1], "pays": "France", "segment": "Particulier",
+    }  # fmt: skip
+    return encode(sale)
 
 
 def ad_events(rng: random.Random, count: int) -> Iterator[dict | bytes]:

@@ -1,13 +1,19 @@
-"""Sensors that start an ingestion when data arrives. What is pending comes from the ingestion
+"""Sensors that start an ingestion when data arrives, and in the same run the dbt models it reaches,
+so new data is on its way to gold with one run launch. What is pending comes from the ingestion
 library, which reads the ledger (the one truth); the cursor only remembers what was already asked
-for, and the hash of each file by size and modification time (hashing is the one slow step)."""
+for, and the hash of each file by size and modification time (hashing is the one slow step). While
+a run of a sensor is queued or running, the sensor waits: what arrives meanwhile goes into the next
+run, instead of a queue of runs that would find nothing left to read."""
 
 import hashlib
 import json
 
 from dagster import (
+    AssetSelection,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -28,6 +34,38 @@ from orchestration.bronze.resources import SparkResource
 INTERVAL_S = 5
 
 
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+def _run_in_flight(context: SensorEvaluationContext) -> bool:
+    runs = context.instance.get_runs(
+        RunsFilter(tags={"dagster/sensor_name": context.sensor_name}, statuses=IN_FLIGHT), limit=1
+    )
+    return bool(runs)
+
+
+def _ingestion_sensor(source: Source, name: str, description: str):
+    """A sensor whose runs ingest the source and build every asset downstream of it (staging,
+    silver, gold), one run at a time."""
+    launch = sensor(
+        name=name,
+        asset_selection=AssetSelection.assets(bronze_key(source)).downstream(),
+        minimum_interval_seconds=INTERVAL_S,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"{description} The run also builds what bronze/{source.name} feeds.",
+    )
+
+    def decorate(evaluate):
+        def evaluate_unless_in_flight(context: SensorEvaluationContext, spark: SparkResource):
+            if _run_in_flight(context):
+                return SkipReason("a run of this sensor is queued or running; what arrives waits for the next one")
+            return evaluate(context, spark)
+
+        return launch(evaluate_unless_in_flight)
+
+    return decorate
+
+
 def _known_files(source: Source, cursor: dict) -> dict[str, LandingFile]:
     folder = landing_folder(source)
     return {
@@ -36,12 +74,10 @@ def _known_files(source: Source, cursor: dict) -> dict[str, LandingFile]:
 
 
 def landing_sensor(source: Source) -> SensorDefinition:
-    @sensor(
-        name=f"{source.name}_landing_files",
-        asset_selection=[bronze_key(source)],
-        minimum_interval_seconds=INTERVAL_S,
-        default_status=DefaultSensorStatus.RUNNING,
-        description=f"A run of bronze/{source.name} for every new or changed set of files in its landing folder.",
+    @_ingestion_sensor(
+        source,
+        f"{source.name}_landing_files",
+        f"A run of bronze/{source.name} for every new or changed set of files in its landing folder.",
     )
     def new_files(context: SensorEvaluationContext, spark: SparkResource):
         cursor = json.loads(context.cursor) if context.cursor else {}
@@ -71,12 +107,10 @@ def landing_sensor(source: Source) -> SensorDefinition:
 
 
 def topic_sensor(source: Source) -> SensorDefinition:
-    @sensor(
-        name=f"{source.topic}_topic_messages",
-        asset_selection=[bronze_key(source)],
-        minimum_interval_seconds=INTERVAL_S,
-        default_status=DefaultSensorStatus.RUNNING,
-        description=f"A run of bronze/{source.name} when topic {source.topic} holds messages the ledger does not.",
+    @_ingestion_sensor(
+        source,
+        f"{source.topic}_topic_messages",
+        f"A run of bronze/{source.name} when topic {source.topic} holds messages the ledger does not.",
     )
     def new_messages(context: SensorEvaluationContext, spark: SparkResource):
         try:
@@ -86,7 +120,10 @@ def topic_sensor(source: Source) -> SensorDefinition:
         if not unread:
             return SkipReason(f"bronze holds every message of {source.topic}")
         ranges = offsets_text(unread)
-        return RunRequest(run_key=f"{source.topic}:{ranges}", tags={"lakehouse/offsets": ranges[:200]})
+        return RunRequest(
+            run_key=f"{source.topic}:{ranges}",
+            tags={"lakehouse/offsets": ranges[:200]},
+        )
 
     return new_messages
 

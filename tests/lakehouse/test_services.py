@@ -121,14 +121,17 @@ def test_data_survives_a_restart(kafka, spark_server, thrift):
 
 def test_dbt_build_embedded_when_the_server_is_stopped(spark_server, thrift):
     assert lakehouse_cli("spark", "stop").returncode == 0
-    thrift_down = lakehouse_cli("spark", "status")
-    assert "spark: stopped" in thrift_down.stdout
+    try:
+        thrift_down = lakehouse_cli("spark", "status")
+        assert "spark: stopped" in thrift_down.stdout
 
-    # Cautious: only the tests of `products` alone (a relationship test from `campaigns` needs that seed too).
-    result = dbt_cli("build", "--target", "embedded", "--select", "products", "--indirect-selection", "cautious")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "PASS=" in result.stdout
+        # Cautious: only the tests of `products` alone (a relationship test from `campaigns` needs that seed too).
+        result = dbt_cli("build", "--target", "embedded", "--select", "products", "--indirect-selection", "cautious")
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "PASS=" in result.stdout
+    finally:
+        # The next tests need the server, whatever happened here.
+        assert lakehouse_cli("spark", "start").returncode == 0
 
     # The embedded session wrote to the same metastore and warehouse the server reads.
-    assert lakehouse_cli("spark", "start").returncode == 0
     assert dict(thrift(PRODUCTS_BY_CATEGORY)) == EXPECTED_PRODUCTS_BY_CATEGORY

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import random
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from ingestion.api import Options, ingest
 from ingestion.sources import SOURCES
 from lakehouse import sample_data
 from lakehouse.producer import produce
-from tests.conftest import DBT_TARGET, dbt_cli, land, rows, xlsx_bytes
+from tests.conftest import DBT_TARGET, PROJECT_ROOT, dbt_cli, land, rows, xlsx_bytes
 
 ROWS = 3000
 HALF = ROWS // 2
@@ -279,3 +280,33 @@ def test_descriptions_reach_the_tables_as_comments(built, spark):
         assert columns and all(row.comment for row in columns if not row.col_name.startswith("#")), table
         extended = {row.col_name: row.data_type for row in spark.sql(f"describe table extended {table}").collect()}
         assert extended["Comment"].strip(), table
+
+
+def test_follow_with_build_keeps_silver_and_gold_up_to_date(built, spark):
+    """`lakehouse ingest --follow --build`: new messages reach silver and gold with no other command."""
+    import signal
+    import subprocess
+    import sys
+
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.cli", "ingest", "device_events", "--follow", "--build", "--interval", "1"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    event = {"device_id": "BUILD-1", "device_type": "meter", "event_type": "consumption", "value": 1.5}
+    try:
+        produce("device_events", [json.dumps({**event, "event_at": "2031-03-01T08:00:00Z"}).encode()], progress=False)
+        deadline = time.monotonic() + 600
+        query = "select count(*) from gold.agg_device_events_by_type_minute where event_minute = '2031-03-01 08:00:00'"
+        while rows(spark, query) != [(1,)]:
+            assert time.monotonic() < deadline, "the event did not reach gold"
+            time.sleep(3)
+        follower.send_signal(signal.SIGINT)
+        output, _ = follower.communicate(timeout=600)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, output[-3000:]
+    assert rows(spark, "select count(*) from silver.slv_devices__events where device_id = 'BUILD-1'") == [(1,)]

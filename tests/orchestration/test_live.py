@@ -4,7 +4,6 @@ generous bound; how fast is measured by benchmarks/live_latency.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 
 from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from lakehouse.sample_data import one_sale
 from tests.conftest import stop_process_group
 
 LIVE_ENV = {
@@ -36,16 +36,6 @@ def _env() -> dict[str, str]:
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lakehouse.cli", *args], cwd=PROJECT_ROOT, env=_env(), timeout=600)
-
-
-def _sale(n: int) -> bytes:
-    day = FIRST_DAY + timedelta(days=n)
-    message = {
-        "vente_id": 7_000_000 + n, "client_id": 7, "produit_id": 101, "timestamp": f"{day}T12:00:00",
-        "quantite": 1, "montant": 899.99, "client_nom": "Jean Dupont", "produit_nom": "Ordinateur portable",
-        "categorie": "Électronique", "pays": "France", "segment": "Particulier",
-    }  # fmt: skip
-    return json.dumps(message).encode()
 
 
 def _wait_for(what: str, check, bound_s: float = BOUND_S):
@@ -86,8 +76,10 @@ def live():
 
 def _try_connect(connect, url):
     try:
-        return connect(url)
-    except Exception:  # noqa: BLE001 (still starting)
+        spark = connect(url)
+        spark.sql("select 1").collect()
+        return spark
+    except Exception:  # noqa: BLE001 (still starting: no port, or no session yet)
         return None
 
 
@@ -110,7 +102,7 @@ def test_gold_follows_messages_and_files_from_a_fresh_start(live):
 
     producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{LIVE_ENV['LAKEHOUSE_KAFKA_PORT']}")
     for n in range(SALES):
-        producer.send("sales", _sale(n))
+        producer.send("sales", one_sale(7_000_000 + n, FIRST_DAY + timedelta(days=n)))
     producer.flush()
     producer.close()
     file_day = FIRST_DAY + timedelta(days=100)
