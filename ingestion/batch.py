@@ -37,7 +37,10 @@ class Options:
     """Most Kafka messages in one batch: the Spark server reads and caches them, a partition
     per task, so this bounds its memory; each batch costs a few Delta commits, so it is large."""
     bad_share_threshold: float = field(default_factory=lambda: settings().ingest_bad_share_threshold)
-    """A batch with a larger share of bad records is quarantined whole."""
+    """A batch with a larger share of bad records is quarantined whole ..."""
+    bad_min_records: int = field(default_factory=lambda: settings().ingest_bad_min_records)
+    """... when it also holds at least this many bad records (a source may set its own): a few bad
+    lines in a small file are quarantined alone, and the file's good records go on."""
     settle_seconds: float = field(default_factory=lambda: settings().ingest_settle_seconds)
     """A file modified more recently than this is still being written: left for the next run."""
 
@@ -117,9 +120,14 @@ class BatchWriter:
         finally:
             path.unlink(missing_ok=True)
 
+    def _is_bad_whole(self, total: int, bad: int) -> bool:
+        minimum = self.source.bad_min_records
+        minimum = self.options.bad_min_records if minimum is None else minimum
+        return bool(total) and bad / total > self.options.bad_share_threshold and bad >= minimum
+
     def _write_checked(self, batch: Batch, checked: DataFrame, total: int, bad: int) -> None:
         threshold = self.options.bad_share_threshold
-        if total and bad / total > threshold:
+        if self._is_bad_whole(total, bad):
             batch.status, batch.rows_good, batch.rows_bad = "quarantined", 0, total
             batch.note = (
                 f"{bad} of {total} records bad ({bad / total:.0%}), above the threshold of {threshold:.0%}: "

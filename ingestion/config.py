@@ -74,6 +74,7 @@ class Settings:
     ingest_batch_rows: int
     ingest_batch_messages: int
     ingest_bad_share_threshold: float
+    ingest_bad_min_records: int
     ingest_settle_seconds: float
 
     @property
@@ -171,5 +172,6 @@ def settings() -> Settings:
         ingest_batch_rows=_env_number("LAKEHOUSE_INGEST_BATCH_ROWS", 100_000),
         ingest_batch_messages=_env_number("LAKEHOUSE_INGEST_BATCH_MESSAGES", 500_000),
         ingest_bad_share_threshold=_env_number("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
+        ingest_bad_min_records=_env_number("LAKEHOUSE_INGEST_BAD_MIN", 10),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )

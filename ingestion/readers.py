@@ -47,6 +47,16 @@ def _has_undecodable(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""C0 control characters other than tab, newline and carriage return: binary content, not text."""
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character in `text`, as `U+0000`, or None."""
+    found = _CONTROL.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
 def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
@@ -86,6 +96,15 @@ def read_csv(source: Source, path: Path) -> Iterator[Record]:
                 continue
             if any(_has_undecodable(value) for value in row):
                 yield Record(start, _printable(raw), error="undecodable bytes (the file is not UTF-8)")
+            elif control := next(
+                (
+                    (name, char)
+                    for name, value in zip(columns, row, strict=False)
+                    if (char := _control_character(value))
+                ),
+                None,
+            ):
+                yield Record(start, _printable(raw), error=f"control character {control[1]} in field {control[0]}")
             elif len(row) != len(columns):
                 yield Record(start, raw, error=f"expected {len(columns)} columns, found {len(row)}")
             else:
@@ -107,6 +126,9 @@ def read_combined_log(source: Source, path: Path) -> Iterator[Record]:
                 continue
             if _has_undecodable(line):
                 yield Record(number, _printable(line), error="undecodable bytes (the line is not UTF-8)")
+                continue
+            if control := _control_character(line):
+                yield Record(number, line, error=f"control character {control} in the line")
                 continue
             match = _COMBINED.match(line)
             if match is None:

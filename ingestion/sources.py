@@ -38,6 +38,8 @@ class Source:
     """Kafka topic (kind `kafka`); files come from the landing folder named after the source."""
     sheet: str | None = None
     """Worksheet to read (xlsx); the first one when not set."""
+    bad_min_records: int | None = None
+    """Fewest bad records that can send a batch to quarantine whole (LAKEHOUSE_INGEST_BAD_MIN when not set)."""
 
     @property
     def table(self) -> str:

@@ -117,6 +117,7 @@ def kafka_messages(spark: SparkSession, plan: KafkaPlan) -> DataFrame:
         F.make_valid_utf8(value).alias("_raw"),
         F.lit(None).cast("map<string,string>").alias("_fields"),
         F.when(F.col("value").isNull(), F.lit("empty message (null value)"))
+        .when(F.length("value") == 0, F.lit("empty message (zero bytes)"))
         .when(~F.is_valid_utf8(value), F.lit("undecodable bytes (the message is not UTF-8)"))
         .alias("_error"),
         F.col("topic").alias("_kafka_topic"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ingestion.batch import Options
 from ingestion.files import ingest_files
 from ingestion.sources import get_source
@@ -85,7 +87,7 @@ def test_a_batch_above_the_bad_share_threshold_is_quarantined_whole(spark):
     body = HEADER + "".join(_tx(n, quantity="x" if n % 2 else "1") for n in range(30000, 30010))
     land("transactions", "mostly_bad.csv", body)
 
-    (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.2))
+    (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.2, bad_min_records=5))
 
     assert (batch.status, batch.rows_good, batch.rows_bad) == ("quarantined", 0, 10)
     assert rows(spark, "select count(*) from bronze.transactions where _source_file = 'mostly_bad.csv'") == [(0,)]
@@ -95,6 +97,30 @@ def test_a_batch_above_the_bad_share_threshold_is_quarantined_whole(spark):
     assert rows(spark, f"select status from bronze.ingestion_batches where batch_id = '{batch.batch_id}'") == [
         ("quarantined",)
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "threshold", "minimum", "whole"),
+    [
+        ("share_above_minimum_reached.csv", 3, 0.2, 3, True),  # 30 % > 20 %, 3 bad >= 3
+        ("share_above_minimum_missed.csv", 3, 0.2, 4, False),  # too few bad records: they alone go
+        ("share_at_threshold.csv", 2, 0.2, 1, False),  # 20 % is not above 20 %
+        ("share_just_above.csv", 3, 0.29, 1, True),  # 30 % > 29 %
+    ],
+)
+def test_whole_batch_rule_needs_share_and_count(spark, name, bad, threshold, minimum, whole):
+    """Whole-batch quarantine needs a bad share above the threshold and a minimum of bad records,
+    so a small file with a few bad lines still lands its good ones."""
+    body = HEADER + "".join(_tx(n, quantity="x" if n < 31000 + bad else "1") for n in range(31000, 31010))
+    land("transactions", name, body)
+
+    (batch,) = ingest_files(
+        spark, get_source("transactions"), Options(bad_share_threshold=threshold, bad_min_records=minimum)
+    )
+
+    expected = ("quarantined", 0, 10) if whole else ("committed", 10 - bad, bad)
+    assert (batch.status, batch.rows_good, batch.rows_bad) == expected
+    assert rows(spark, f"select count(*) from bronze.transactions where _source_file = '{name}'") == [(expected[1],)]
 
 
 def test_json_schema_drift(spark):

@@ -62,11 +62,11 @@ def _landed(spark, source: str) -> tuple[int, int, int]:
 
 def test_the_sales_stream_is_accepted_in_the_producers_shape(kafka, spark):
     bad = dict(SALES_MESSAGE, vente_id=43, quantite="deux")
-    produce("sales", [encode(SALES_MESSAGE), encode(bad), b"\xff\xfe poison", b"{oops"], progress=False)
+    produce("sales", [encode(SALES_MESSAGE), encode(bad), b"\xff\xfe poison", b"{oops", b""], progress=False)
 
     (batch,) = ingest_topic(spark, get_source("sales"), Options(bad_share_threshold=0.9))
 
-    assert (batch.rows_good, batch.rows_bad) == (1, 3)
+    assert (batch.rows_good, batch.rows_bad) == (1, 4)
     assert rows(
         spark,
         "select vente_id, client_id, produit_id, cast(timestamp as string), quantite, montant, client_nom, "
@@ -89,6 +89,7 @@ def test_the_sales_stream_is_accepted_in_the_producers_shape(kafka, spark):
     assert sorted(
         reason for (reason,) in rows(spark, "select reason from bronze.quarantine where source = 'sales'")
     ) == [
+        "empty message (zero bytes)",
         "invalid JSON (not a JSON object)",
         'quantite "deux" is not an integer',
         "undecodable bytes (the message is not UTF-8)",

@@ -111,3 +111,24 @@ def test_xlsx_rows_with_header_aliases(tmp_path):
         "water_body_type": "river",
     }
     assert records[1].fields["latitude"] == "43"
+
+
+def test_control_characters_are_not_text(tmp_path):
+    csv_path = tmp_path / "nul.csv"
+    csv_path.write_bytes(
+        (HEADER + "\nT1,C1,101,1,1.00,EUR,2026-11-01T10:00:00Z,FR,card,completed").encode()
+        + b"\nT2,C1\x00,101,1,1.00,EUR,2026-11-01T10:00:00Z,FR,card,completed"
+        + b'\nT3,C1,101,1,1.00,EUR,2026-11-01T10:00:00Z,"FR\tBE",card,completed\n'
+    )
+    log_path = tmp_path / "access.log"
+    log_path.write_bytes(
+        b'203.0.113.9 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8"\n'
+        b'203.0.113.9 - - [10/Oct/2026:13:55:37 +0000] "GET /\x07 HTTP/1.1" 200 12 "-" "curl/8"\n'
+    )
+
+    csv_records = list(read_records(get_source("transactions"), csv_path))
+    log_records = list(read_records(get_source("server_logs"), log_path))
+
+    assert [r.error for r in csv_records] == [None, "control character U+0000 in field customer_id", None]
+    assert csv_records[2].fields["country"] == "FR\tBE"  # a tab inside a field is text
+    assert [r.error for r in log_records] == [None, "control character U+0007 in the line"]
