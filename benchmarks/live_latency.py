@@ -37,6 +37,22 @@ def start_ui() -> subprocess.Popen:
     return subprocess.Popen([*CLI, "ui"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
+def stop_group(process: subprocess.Popen, grace_s: float = 30) -> None:
+    """`lakehouse ui` and everything it started (dagster dev, its webserver, daemon, run workers)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        process.poll()
+        time.sleep(1)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=grace_s)
+
+
 def server_answers(spark) -> bool:
     try:
         return spark.sql("select 1").collect()[0][0] == 1
@@ -108,8 +124,7 @@ def main() -> None:
             time.sleep(0.5)
         file_s = time.monotonic() - dropped if file_day in days_in_gold(spark) else None
     finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=60)
+        stop_group(ui)
         stop_services()
 
     print(f"fresh data home to a first gold (services, seeds, every model on empty bronze): {first_gold_s:.0f} s")

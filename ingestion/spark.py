@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
@@ -10,16 +11,26 @@ from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.network import Port, wait_for_port
 
+_sessions: dict[str, SparkSession] = {}
+_lock = threading.Lock()
+
 
 def connect(url: str | None = None) -> SparkSession:
-    """A Spark Connect session to the lakehouse server (`sc://host:port`, by default the
-    configured one); waits with backoff, then explains."""
+    """A Spark Connect session to the lakehouse server at `url` (`sc://host:port`, by default the
+    configured one), one per server in the process; waits with backoff, then explains.
+
+    Not `getOrCreate()`: it hands back the process's active session whatever server it talks to."""
     url = url or settings().spark_connect_url
-    address = urlparse(url.replace("sc://", "http://", 1))
-    # Checked first: the Connect client itself would retry for minutes before failing.
-    if not wait_for_port(Port("Spark Connect", address.hostname or "", address.port or 15002)):
-        raise LakehouseError(
-            f"the Spark server is unreachable at {url}; nothing was written",
-            hint="start it with `lakehouse up` (or `make up`), or set LAKEHOUSE_SPARK_HOST/LAKEHOUSE_CONNECT_PORT",
-        )
-    return SparkSession.builder.remote(url).getOrCreate()
+    with _lock:
+        session = _sessions.get(url)
+        if session is not None and not session.is_stopped:
+            return session
+        address = urlparse(url.replace("sc://", "http://", 1))
+        # Checked first: the Connect client itself would retry for minutes before failing.
+        if not wait_for_port(Port("Spark Connect", address.hostname or "", address.port or 15002)):
+            raise LakehouseError(
+                f"the Spark server is unreachable at {url}; nothing was written",
+                hint="start it with `lakehouse up` (or `make up`), or set LAKEHOUSE_SPARK_HOST/LAKEHOUSE_CONNECT_PORT",
+            )
+        session = _sessions[url] = SparkSession.builder.remote(url).create()
+        return session

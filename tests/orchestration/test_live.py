@@ -28,6 +28,8 @@ FIRST_DAY = date(2031, 1, 1)
 SALES = 10
 BOUND_S = 900
 
+pytestmark = pytest.mark.live
+
 
 def _env() -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
