@@ -49,10 +49,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_settled(path: Path, now: float, settle_seconds: float) -> bool:
-    return now - path.stat().st_mtime >= settle_seconds
-
-
 def settled_files(
     source: Source,
     settle_seconds: float | None = None,
