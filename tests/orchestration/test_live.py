@@ -77,10 +77,13 @@ def live():
 
 
 def _try_connect(connect, url):
+    """The server's session once it answers queries. Probed with a throwaway session first: one
+    opened while the server is still starting stays broken, and `connect` would keep it."""
+    from pyspark.sql import SparkSession
+
     try:
-        spark = connect(url)
-        spark.sql("select 1").collect()
-        return spark
+        SparkSession.builder.remote(url).create().sql("select 1").collect()
+        return connect(url)
     except Exception:  # noqa: BLE001 (still starting: no port, or no session yet)
         return None
 
