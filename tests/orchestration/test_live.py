@@ -74,6 +74,11 @@ def live():
     finally:
         stop_process_group(ui)
         _cli("down")
+        # PySpark reads settings through the process's active session: give it back to the
+        # test server's, or the next modules would ask the live server that is gone.
+        from pyspark.sql import SparkSession
+
+        SparkSession._set_default_and_active_session(connect())
 
 
 def _try_connect(connect, url):
