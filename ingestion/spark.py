@@ -24,9 +24,6 @@ def connect(url: str | None = None) -> SparkSession:
     with _lock:
         session = _sessions.get(url)
         if session is not None and not session.is_stopped:
-            # PySpark reads settings through the active session (e.g. for a timestamp literal):
-            # it must be the one of the server this caller talks to.
-            SparkSession._set_default_and_active_session(session)
             return session
         address = urlparse(url.replace("sc://", "http://", 1))
         # Checked first: the Connect client itself would retry for minutes before failing.
