@@ -11,7 +11,6 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -97,7 +96,7 @@ class BatchWriter:
         """Check a staged batch once (cached), then split it between bronze and quarantine."""
         checked = (
             validate(self.source, staged)
-            .withColumns({"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.lit(datetime.now(UTC))})
+            .withColumns({"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.current_timestamp()})
             .cache()
         )
         try:

@@ -65,6 +65,7 @@ def live():
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    spark = None
     try:
         from ingestion.spark import connect
 
@@ -72,13 +73,10 @@ def live():
         spark = _wait_for("the Spark server", lambda: _try_connect(connect, url), 300)
         yield spark
     finally:
+        if spark is not None:
+            spark.stop()  # the next modules' sessions must not fall back on this one's server
         stop_process_group(ui)
         _cli("down")
-        # PySpark reads settings through the process's active session: give it back to the
-        # test server's, or the next modules would ask the live server that is gone.
-        from pyspark.sql import SparkSession
-
-        SparkSession._set_default_and_active_session(connect())
 
 
 def _try_connect(connect, url):
@@ -87,7 +85,11 @@ def _try_connect(connect, url):
     from pyspark.sql import SparkSession
 
     try:
-        SparkSession.builder.remote(url).create().sql("select 1").collect()
+        probe = SparkSession.builder.remote(url).create()
+        try:
+            probe.sql("select 1").collect()
+        finally:
+            probe.stop()
         return connect(url)
     except Exception:  # noqa: BLE001 (still starting: no port, or no session yet)
         return None
