@@ -175,3 +175,18 @@ def settings() -> Settings:
         ingest_bad_min_records=_env_number("LAKEHOUSE_INGEST_BAD_MIN", 10),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
     )
+
+
+def source_encoding(source_name: str, declared: str) -> str:
+    """The text encoding of a source's files: `LAKEHOUSE_<SOURCE>_ENCODING`, else its declaration."""
+    import codecs
+
+    name = f"LAKEHOUSE_{source_name.upper()}_ENCODING"
+    encoding = _env(name, declared)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise LakehouseError(
+            f"{name}={encoding!r} is not an encoding Python knows", hint="for example utf-8 or cp1252"
+        ) from None
+    return encoding

@@ -10,11 +10,12 @@ from threading import Event
 
 from pyspark.sql import SparkSession
 
+from ingestion import tables
 from ingestion.batch import BatchWriter, Options, source_lock
 from ingestion.landing import file_sha256, landing_files, landing_folder
 from ingestion.ledger import Batch, file_progress
 from ingestion.plans import FilePlan
-from ingestion.readers import Record, read_records
+from ingestion.readers import Record, UnreadableFile, file_defect, read_records
 from ingestion.sources import Source
 
 log = logging.getLogger(__name__)
@@ -54,23 +55,63 @@ def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Ev
             if age < options.settle_seconds:
                 log.info("%s: %s changed %.1fs ago, still being written; left for the next run", source.name, name, age)
                 continue
-            sha256 = file_sha256(path)
+            try:
+                sha256 = file_sha256(path)
+            except FileNotFoundError:
+                log.warning("%s: %s disappeared before it could be read", source.name, name)
+                continue
             start = file_progress(writer.ledger.batches, name, sha256)
-            if start is not None:
-                done.extend(_ingest_from(writer, FilePlan(name, sha256, start, options.batch_rows), stop))
+            if start is None:
+                continue
+            plan = FilePlan(name, sha256, start, options.batch_rows)
+            defect = file_defect(source, path) if start == 0 else None
+            if defect:
+                done.append(_skip_unreadable(writer, plan, defect))
+            else:
+                done.extend(_ingest_from(writer, plan, stop))
         return done
 
 
 def _ingest_from(writer: BatchWriter, first: FilePlan, stop: Event | None) -> list[Batch]:
     """Batches of the file from `first.start_record` to its end (or to a stop between batches)."""
     written, start = [], first.start_record
-    for chunk, last in _chunks(records_from(writer.source, first), first.max_records):
-        if stop and stop.is_set():
-            break
-        batch = writer.ledger.start(FilePlan(first.file, first.sha256, start, first.max_records))
-        written.append(write_file_batch(writer, batch, chunk, last))
-        start += len(chunk)
+    records = _chunks(records_from(writer.source, first), first.max_records)
+    try:
+        for chunk, last in records:
+            if stop and stop.is_set():
+                break
+            batch = writer.ledger.start(FilePlan(first.file, first.sha256, start, first.max_records))
+            written.append(write_file_batch(writer, batch, chunk, last))
+            start += len(chunk)
+    except UnreadableFile as error:
+        return [*_take_back(writer, first), _skip_unreadable(writer, first, error.defect)]
     return written
+
+
+def _skip_unreadable(writer: BatchWriter, plan: FilePlan, defect: str) -> Batch:
+    """A ledger entry that lands nothing: this version of the file is skipped until it changes."""
+    batch = writer.ledger.start(FilePlan(plan.file, plan.sha256, 0, plan.max_records, records=0, eof=True))
+    batch.status, batch.rows_good, batch.rows_bad = "unreadable", 0, 0
+    batch.note = f"{plan.file}: {defect}; file skipped"
+    writer.ledger.record(batch)
+    log.error("%s: %s", writer.source.name, batch.note)
+    return batch
+
+
+def _take_back(writer: BatchWriter, plan: FilePlan) -> list[Batch]:
+    """Roll back what already landed of a file version found damaged part way: never half-loaded."""
+    landed = [
+        b
+        for b in writer.ledger.batches
+        if isinstance(b.plan, FilePlan)
+        and (b.plan.file, b.plan.sha256) == (plan.file, plan.sha256)
+        and b.status in ("committed", "quarantined")
+    ]
+    for batch in landed:
+        batch.delta_version = tables.delete_batch(writer.spark, writer.source, batch.batch_id)
+        batch.status, batch.note = "rolled_back", "rolled back: the rest of its file turned out unreadable"
+        writer.ledger.record(batch)
+    return landed
 
 
 def write_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
@@ -86,6 +127,11 @@ def _resume(writer: BatchWriter, batch: Batch) -> list[Batch]:
         batch.status, batch.note = "abandoned", "interrupted, and its file changed or disappeared since"
         writer.ledger.record(batch)
         return []
-    chunk, last = next(_chunks(records_from(writer.source, plan), plan.max_records))
+    try:
+        chunk, last = next(_chunks(records_from(writer.source, plan), plan.max_records))
+    except UnreadableFile as error:
+        batch.status, batch.note = "abandoned", "interrupted, and its file turned out unreadable"
+        writer.ledger.record(batch)
+        return [*_take_back(writer, plan), _skip_unreadable(writer, plan, error.defect)]
     log.info("%s: resuming interrupted batch %s", writer.source.name, batch.batch_id)
     return [write_file_batch(writer, batch, chunk, last)]

@@ -42,10 +42,16 @@ def landing_files(source: Source) -> Iterator[tuple[str, Path]]:
 
 
 def file_sha256(path: Path) -> str:
+    """The content hash; for a file that cannot be opened, its size and modification time stand in
+    (so it is reported once, and again only when it changes)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except PermissionError:
+        stat = path.stat()
+        return f"unreadable:{stat.st_size}:{stat.st_mtime_ns}"
     return digest.hexdigest()
 
 

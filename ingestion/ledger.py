@@ -12,8 +12,9 @@ from ingestion.errors import LakehouseError
 from ingestion.plans import FilePlan, KafkaPlan, Plan, plan_from_json, plan_to_json
 from ingestion.sources import Source
 
-DONE = ("committed", "quarantined", "rolled_back")
-"""A batch in one of these states needs no more work (`started` does; `abandoned` never will)."""
+DONE = ("committed", "quarantined", "rolled_back", "unreadable")
+"""A batch in one of these states needs no more work (`started` does; `abandoned` never will).
+An `unreadable` batch lands nothing: it marks a damaged file version as skipped, with the reason."""
 
 
 @dataclass

@@ -13,11 +13,14 @@ import gzip
 import io
 import json
 import re
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from ingestion.errors import LakehouseError
 from ingestion.sources import Source
 
 
@@ -61,18 +64,110 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 (closed by the wrapper)
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 (the caller closes it)
+
+
+def _open_text(source: Source, path: Path) -> io.TextIOBase:
+    return io.TextIOWrapper(_open_binary(path), encoding=source.encoding, errors="surrogateescape", newline="")
+
+
+class UnreadableFile(LakehouseError):
+    """A landing file that cannot be read as its source's format: it is skipped, never half-loaded."""
+
+    def __init__(self, name: str, defect: str) -> None:
+        super().__init__(f"{name}: {defect}; file skipped")
+        self.defect = defect
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, KeyError, ValueError)
+"""What reading a damaged file raises (gzip.BadGzipFile is an OSError; openpyxl raises the last two)."""
 
 
 def read_records(source: Source, path: Path) -> Iterator[Record]:
+    """The file's records; `UnreadableFile` when the file itself turns out damaged on the way."""
     readers = {"csv": read_csv, "combined_log": read_combined_log, "json": read_json, "xlsx": read_xlsx}
-    return readers[source.format](source, path)
+    try:
+        yield from readers[source.format](source, path)
+    except _READ_ERRORS as error:
+        raise UnreadableFile(path.name, read_error_text(error, path)) from None
+
+
+def read_error_text(error: BaseException, path: Path) -> str:
+    """What is wrong with the file, in words, from what reading it raised."""
+    size = f"{path.stat().st_size:,}" if path.exists() else "?"
+    if isinstance(error, EOFError):
+        return f"gzip stream ends after {size} bytes without its end marker (truncated or corrupt)"
+    if isinstance(error, gzip.BadGzipFile):
+        if "Not a gzipped file" in str(error):
+            return "not a gzip file (it lacks the gzip header), despite its .gz name"
+        return f"gzip data corrupt ({error})"
+    if isinstance(error, zlib.error):
+        return f"gzip data corrupt ({error})"
+    if isinstance(error, zipfile.BadZipFile):
+        return f"not a readable Excel workbook ({error})"
+    if isinstance(error, PermissionError):
+        return "permission denied: the file cannot be opened for reading"
+    if isinstance(error, FileNotFoundError):
+        return "the file disappeared while it was being read"
+    if isinstance(error, OSError):
+        return f"cannot be read ({error.strerror or error})"
+    return f"not a readable {path.suffix.lstrip('.') or 'file'} ({type(error).__name__}: {error})"
+
+
+_SNIFF_BYTES = 1 << 16
+_BINARY_SHARE = 0.05
+"""Text has almost no control bytes; compressed or binary data has about one in nine."""
+
+
+def file_defect(source: Source, path: Path) -> str | None:
+    """Why the file cannot be ingested as a whole (checked before any of it lands), or None.
+
+    Reads it through once: a truncated or corrupt gzip, a damaged workbook, binary content in a
+    text source, an empty file. Defects of single records are the quarantine's, not this."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file (zero bytes)"
+        if source.format == "xlsx":
+            return _workbook_defect(source, path)
+        with _open_binary(path) as stream:
+            head = stream.read(_SNIFF_BYTES)
+            while stream.read(1 << 20):  # a gzip is only known whole once decompressed to its end
+                pass
+        return _text_defect(source, head)
+    except _READ_ERRORS as error:
+        return read_error_text(error, path)
+
+
+def _text_defect(source: Source, head: bytes) -> str | None:
+    if not head:
+        return "empty file (the gzip holds zero bytes)"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") and not source.encoding.lower().startswith("utf-16"):
+        return f"UTF-16 text, but the source reads {source.encoding} (set LAKEHOUSE_{source.name.upper()}_ENCODING)"
+    controls = len(_CONTROL.findall(head.decode("latin-1")))
+    if controls / len(head) >= _BINARY_SHARE:
+        return f"binary content, not text ({controls / len(head):.0%} control bytes in its first {len(head):,} bytes)"
+    return None
+
+
+def _workbook_defect(source: Source, path: Path) -> str | None:
+    from openpyxl import load_workbook
+
+    with zipfile.ZipFile(path) as archive:
+        damaged = archive.testzip()
+    if damaged:
+        return f"damaged workbook: {damaged} fails its CRC check"
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        if source.sheet and source.sheet not in workbook.sheetnames:
+            return f"no worksheet named {source.sheet!r} (it has {', '.join(workbook.sheetnames)})"
+    finally:
+        workbook.close()
+    return None
 
 
 def read_csv(source: Source, path: Path) -> Iterator[Record]:
-    with _open_text(path) as text:
+    with _open_text(source, path) as text:
         first = text.readline()
         header_line = first.removeprefix("\ufeff")
         delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
@@ -88,14 +183,25 @@ def read_csv(source: Source, path: Path) -> Iterator[Record]:
 
         reader = csv.reader(lines(), delimiter=delimiter, quotechar='"')
         line = 1
-        for row in reader:
+        while True:
+            try:
+                row, problem = next(reader), None
+            except StopIteration:
+                return
+            except csv.Error as error:  # e.g. a field over the csv module's limit: that record only
+                row, problem = [], f"not a readable CSV record ({error})"
             start, line = line + 1, reader.line_num + 1
             raw = "".join(consumed).rstrip("\r\n")
             consumed.clear()
+            if problem:
+                yield Record(start, _printable(raw[:10_000]), error=problem)
+                continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if any(_has_undecodable(value) for value in row):
-                yield Record(start, _printable(raw), error="undecodable bytes (the file is not UTF-8)")
+                yield Record(
+                    start, _printable(raw), error=f"undecodable bytes (the file is not {source.encoding.upper()})"
+                )
             elif control := next(
                 (
                     (name, char)
@@ -119,13 +225,15 @@ _COMBINED = re.compile(
 
 
 def read_combined_log(source: Source, path: Path) -> Iterator[Record]:
-    with _open_text(path) as text:
+    with _open_text(source, path) as text:
         for number, line in enumerate(text, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
             if _has_undecodable(line):
-                yield Record(number, _printable(line), error="undecodable bytes (the line is not UTF-8)")
+                yield Record(
+                    number, _printable(line), error=f"undecodable bytes (the line is not {source.encoding.upper()})"
+                )
                 continue
             if control := _control_character(line):
                 yield Record(number, line, error=f"control character {control} in the line")
@@ -140,29 +248,29 @@ def read_combined_log(source: Source, path: Path) -> Iterator[Record]:
 
 def read_json(source: Source, path: Path) -> Iterator[Record]:
     """JSON lines, or one top-level array read element by element (never whole into memory)."""
-    with _open_text(path) as text:
+    with _open_text(source, path) as text:
         head = text.read(1)
         while head and head.isspace() or head == "\ufeff":
             head = text.read(1)
         if head == "[":
-            yield from _json_array_elements(text)
+            yield from _json_array_elements(source, text)
             return
-        yield from _json_line(1, head + text.readline())
+        yield from _json_line(source, 1, head + text.readline())
         for number, line in enumerate(text, start=2):
-            yield from _json_line(number, line)
+            yield from _json_line(source, number, line)
 
 
-def _json_line(number: int, line: str) -> Iterator[Record]:
+def _json_line(source: Source, number: int, line: str) -> Iterator[Record]:
     line = line.strip()
     if not line:
         return
     if _has_undecodable(line):
-        yield Record(number, _printable(line), error="undecodable bytes (the line is not UTF-8)")
+        yield Record(number, _printable(line), error=f"undecodable bytes (the line is not {source.encoding.upper()})")
     else:
         yield Record(number, line)  # parsed and checked in Spark
 
 
-def _json_array_elements(text: io.TextIOBase, chunk_size: int = 1 << 16) -> Iterator[Record]:
+def _json_array_elements(source: Source, text: io.TextIOBase, chunk_size: int = 1 << 16) -> Iterator[Record]:
     decoder = json.JSONDecoder()
     buffer, line, ended = "", 1, False
     while True:
@@ -173,7 +281,12 @@ def _json_array_elements(text: io.TextIOBase, chunk_size: int = 1 << 16) -> Iter
         stripped = buffer.lstrip(" \t\r\n,")
         line += buffer[: len(buffer) - len(stripped)].count("\n")
         buffer = stripped
-        if buffer.startswith("]") or (ended and not buffer):
+        if ended and not buffer:
+            return
+        if buffer.startswith("]"):
+            rest = (buffer[1:] + text.read(chunk_size)).strip()
+            if rest:  # never dropped silently
+                yield Record(line, _printable(rest[:2000]), error="content after the end of the JSON array")
             return
         try:
             _, end = decoder.raw_decode(buffer)
@@ -188,7 +301,9 @@ def _json_array_elements(text: io.TextIOBase, chunk_size: int = 1 << 16) -> Iter
             return
         element = buffer[:end]
         if _has_undecodable(element):
-            yield Record(line, _printable(element), error="undecodable bytes (the file is not UTF-8)")
+            yield Record(
+                line, _printable(element), error=f"undecodable bytes (the file is not {source.encoding.upper()})"
+            )
         else:
             yield Record(line, element)
         line += element.count("\n")

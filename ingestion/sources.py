@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ingestion.config import source_encoding
 from ingestion.errors import LakehouseError
 
 FieldType = Literal["string", "long", "double", "decimal", "timestamp", "date", "boolean", "json"]
@@ -40,6 +41,13 @@ class Source:
     """Worksheet to read (xlsx); the first one when not set."""
     bad_min_records: int | None = None
     """Fewest bad records that can send a batch to quarantine whole (LAKEHOUSE_INGEST_BAD_MIN when not set)."""
+    declared_encoding: str = "utf-8"
+    """How the source's text files are encoded (a Python codec name: `cp1252` for French Excel
+    CSV exports); `LAKEHOUSE_<SOURCE>_ENCODING` overrides it."""
+
+    @property
+    def encoding(self) -> str:
+        return source_encoding(self.name, self.declared_encoding)
 
     @property
     def table(self) -> str:
@@ -178,6 +186,7 @@ SOURCES: dict[str, Source] = {
             topic="water_quality",
             description="Water-quality measurements uploaded by monitoring stations.",
             fields=(
+                Field("sample_id", "string"),
                 Field("site_id", "string", required=True),
                 Field("method_id", "string", required=True),
                 Field("sample_date", "date", required=True),

@@ -113,6 +113,7 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
     spark.sql(f"create schema if not exists {SCHEMA}")
     existing = {row.tableName for row in spark.sql(f"show tables in {SCHEMA}").collect()}
     if {_bare(source.table), _bare(QUARANTINE), _bare(EVENTS), _bare(BATCHES)} <= existing:
+        _add_new_fields(spark, source)
         return
     spark.sql(
         f"create table if not exists {source.table} ({_ddl(bronze_columns(source))}) using delta "
@@ -121,6 +122,14 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
     spark.sql(f"create table if not exists {QUARANTINE} ({_ddl(QUARANTINE_COLUMNS)}) using delta")
     spark.sql(f"create table if not exists {EVENTS} ({_ddl([(f.name, f.dataType) for f in EVENT_SCHEMA])}) using delta")
     spark.sql(_BATCHES_VIEW)
+
+
+def _add_new_fields(spark: SparkSession, source: Source) -> None:
+    """A field added to the source's declaration becomes a column (null in the rows before it)."""
+    present = set(spark.table(source.table).columns)
+    missing = [(name, dtype) for name, dtype in bronze_columns(source) if name not in present]
+    if missing:
+        spark.sql(f"alter table {source.table} add columns ({_ddl(missing)})")
 
 
 def ledger_exists(spark: SparkSession) -> bool:

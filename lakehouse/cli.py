@@ -130,12 +130,20 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         follow(sources, args.interval, args.build, stop_on_ctrl_c())
         return
     spark = connect()
+    skipped = []
     for source in sources:
         batches = ingest(spark, source, max_batches=args.max_batches)
         record_ingestion(source, batches)
         good = sum(b.rows_good or 0 for b in batches)
         bad = sum(b.rows_bad or 0 for b in batches)
         print(f"{source.name}: {len(batches)} batches, {good} rows to {source.table}, {bad} quarantined")
+        skipped += [f"{source.name}/{b.note}" for b in batches if b.status == "unreadable"]
+    if skipped:
+        raise LakehouseError(
+            f"{len(skipped)} file(s) could not be read; nothing of them landed, everything else did:\n  "
+            + "\n  ".join(skipped),
+            hint="replace or remove each file in the landing zone; a changed file is read again",
+        )
 
 
 def cmd_batches(args: argparse.Namespace) -> None:

@@ -290,7 +290,9 @@ def sales(rng: random.Random, count: int) -> Iterator[dict | bytes]:
 
 
 def water_quality(rng: random.Random, count: int, sites: int = 24) -> Iterator[dict | bytes]:
-    for _ in range(count):
+    """Most stations send their laboratory's sample code (and now and then re-send a measurement);
+    some send none, and two of their samples may carry the same values (under the detection limit)."""
+    for n in range(count):
         if (poison := _poison(rng)) is not None:
             yield poison
             continue
@@ -303,7 +305,8 @@ def water_quality(rng: random.Random, count: int, sites: int = 24) -> Iterator[d
         if unit == "mg/L" and rng.random() < 0.02:  # some stations report in µg/L
             value, unit = value * 1000, "µg/L"
         site = rng.randint(1, sites) if rng.random() >= DEFECT_RATE / 2 else 999  # not a site of the network
-        yield {
+        measurement = {
+            "sample_id": f"P{n + 1:08d}" if rng.random() < 0.9 else None,
             "site_id": f"S{site:03d}",
             "method_id": method["method_id"],
             "sample_date": (START.date() - timedelta(days=rng.randint(0, 365))).isoformat(),
@@ -312,6 +315,11 @@ def water_quality(rng: random.Random, count: int, sites: int = 24) -> Iterator[d
             "unit": unit,
             "flags": rng.choices(["", "<LQ", "estimated", "validated"], [80, 5, 5, 10])[0],
         }
+        if measurement["sample_id"] is None:
+            del measurement["sample_id"]
+        yield measurement
+        if "sample_id" in measurement and rng.random() < DUPLICATE_RATE:
+            yield measurement  # re-sent
 
 
 def device_events(rng: random.Random, count: int) -> Iterator[dict | bytes]:

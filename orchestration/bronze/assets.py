@@ -3,6 +3,9 @@
 it reads."""
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -55,7 +58,25 @@ def batch_metadata(batches: list[Batch]) -> dict:
     }
 
 
+READABLE = "files_readable"
+
+
+def readable_check(batches: list[Batch]) -> AssetCheckResult:
+    """Fails, naming each file and its defect, when a landing file could not be read (the other
+    files landed all the same)."""
+    skipped = [b.note for b in batches if b.status == "unreadable"]
+    return AssetCheckResult(
+        check_name=READABLE,
+        passed=not skipped,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(skipped) if skipped else None,
+        metadata={"unreadable_files": MetadataValue.json(skipped)},
+    )
+
+
 def bronze_asset(source: Source) -> AssetsDefinition:
+    is_file = source.kind == "file"
+
     @asset(
         key=bronze_key(source),
         deps=[upstream_key(source)],
@@ -65,14 +86,30 @@ def bronze_asset(source: Source) -> AssetsDefinition:
         # One ingestion of a source at a time, across runs (different sources run side by side).
         pool=f"bronze_{source.name}",
         metadata={"table": source.table, "dagster/table_name": source.table},
+        check_specs=[
+            AssetCheckSpec(
+                READABLE,
+                asset=bronze_key(source),
+                description="Every settled landing file could be read (a damaged one is skipped, with its reason).",
+            )
+        ]
+        if is_file
+        else None,
     )
     def ingest_source(context: AssetExecutionContext, spark: SparkResource) -> MaterializeResult:
-        metadata = batch_metadata(ingest(spark.session(), source))
+        batches = ingest(spark.session(), source)
+        metadata = batch_metadata(batches)
         context.log.info(
             f"{source.name}: {metadata['rows_ingested']} rows to {source.table}, "
             f"{metadata['rows_quarantined']} quarantined, in {metadata['batches']} batches"
         )
-        return MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})
+        for batch in batches:
+            if batch.status == "unreadable":
+                context.log.error(f"{source.name}: {batch.note}")
+        return MaterializeResult(
+            metadata={k: v for k, v in metadata.items() if v is not None},
+            check_results=[readable_check(batches)] if is_file else None,
+        )
 
     return ingest_source
 

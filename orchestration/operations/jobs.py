@@ -37,9 +37,9 @@ def rollback_and_replay_batch(context: OpExecutionContext, config: BatchToReplay
 
 @op(out={}, pool="dbt")
 def rebuild_downstream(context: OpExecutionContext, source_name: str, dbt: DbtCliResource):
-    """Incremental models keep rows they merged: what reads the source is rebuilt from scratch."""
+    """An ordinary build: silver drops the rolled-back batch's rows and merges the replayed ones."""
     yield from dbt.cli(
-        ["build", "--select", f"source:bronze.{source_name}+", "--full-refresh"],
+        ["build", "--select", f"source:bronze.{source_name}+"],
         manifest=dbt_project.manifest_path,
         dagster_dbt_translator=LakehouseTranslator(),
     ).stream()

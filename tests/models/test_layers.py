@@ -21,7 +21,7 @@ from ingestion.api import Options, ingest
 from ingestion.sources import SOURCES
 from lakehouse import sample_data
 from lakehouse.producer import produce
-from tests.conftest import DBT_TARGET, PROJECT_ROOT, dbt_cli, land, rows, xlsx_bytes
+from tests.conftest import DBT_TARGET, PROJECT_ROOT, dbt_cli, lakehouse_cli, land, rows, xlsx_bytes
 
 ROWS = 3000
 HALF = ROWS // 2
@@ -280,6 +280,43 @@ def test_descriptions_reach_the_tables_as_comments(built, spark):
         assert columns and all(row.comment for row in columns if not row.col_name.startswith("#")), table
         extended = {row.col_name: row.data_type for row in spark.sql(f"describe table extended {table}").collect()}
         assert extended["Comment"].strip(), table
+
+
+def test_a_rollback_leaves_silver_and_gold_on_the_next_build_and_a_replay_brings_it_back(built, spark):
+    """`lakehouse rollback` then a plain `dbt build`: no full refresh, for a file and a Kafka batch."""
+    _, first, _, _ = built
+    file_batch = next(b for b in first if b.startswith("transactions-"))
+    kafka_batch = next(b for b in first if b.startswith("sales-"))
+    lines = (
+        "select (select count(*) from silver.slv_commerce__transactions where _batch_id = '{f}'), "
+        "(select count(*) from silver.slv_commerce__sales where _batch_id = '{k}'), "
+        "(select count(*) from gold.fct_order_lines), (select count(distinct order_line_id) from gold.fct_order_lines)"
+    )
+    before = rows(spark, lines.format(f=file_batch, k=kafka_batch))[0]
+    assert before[0] > 0 and before[1] > 0 and before[2] == before[3]
+    from_batches = rows(
+        spark,
+        "select count(*) from gold.fct_order_lines where order_line_id in ("
+        f"select concat('T-', transaction_id) from silver.slv_commerce__transactions where _batch_id = '{file_batch}' "
+        f"union all select concat('S-', cast(sale_id as string)) from silver.slv_commerce__sales "
+        f"where _batch_id = '{kafka_batch}')",
+    )[0][0]
+    selection = ("--select", "source:bronze.transactions+ source:bronze.sales+")
+
+    for source, batch in (("transactions", file_batch), ("sales", kafka_batch)):
+        assert lakehouse_cli("rollback", source, batch).returncode == 0
+    _build(*selection)  # an ordinary build; its reconciliation tests pass (bronze = silver + rejects)
+    after = rows(spark, lines.format(f=file_batch, k=kafka_batch))[0]
+    assert after[:2] == (0, 0)
+    # Their lines left gold, except those the second delivery re-sent: they are kept from that copy.
+    assert before[2] - from_batches <= after[2] < before[2]
+    assert after[2] == after[3]
+
+    for source, batch in (("transactions", file_batch), ("sales", kafka_batch)):
+        assert lakehouse_cli("replay", source, batch).returncode == 0
+    _build(*selection)
+    again = rows(spark, lines.format(f=file_batch, k=kafka_batch))[0]
+    assert again[2:] == before[2:]  # every line back, once
 
 
 def test_follow_with_build_keeps_silver_and_gold_up_to_date(built, spark):

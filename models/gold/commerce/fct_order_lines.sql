@@ -14,7 +14,7 @@ unioned as (
         product_id,
         transaction_at as ordered_at,
         quantity,
-        cast(unit_price * (amount_eur / nullif(amount, 0)) as decimal(18, 4)) as unit_price_eur,
+        unit_price_eur,
         amount_eur,
         currency_code,
         amount,

@@ -9,7 +9,7 @@ final as (
         cast(event_type as string) as event_type,
         cast(count(*) as bigint) as events,
         cast(count(distinct device_id) as bigint) as devices,
-        cast(round(avg(cast(value as decimal(20, 6))), 3) as double) as avg_value  -- decimals: order-independent
+        cast({{ exact_mean('value', 3) }} as double) as avg_value
     from device_events
     group by event_minute, device_type, event_type
 )

@@ -19,8 +19,7 @@ final as (
         cast(measurements.unit as string) as unit,
         cast(measurements.sample_month as date) as sample_month,
         cast(count(*) as bigint) as samples,
-        -- Averaged as decimals: a sum of doubles depends on the order rows arrive in.
-        cast(round(avg(cast(measurements.value as decimal(20, 6))), 4) as double) as mean_value,
+        cast({{ exact_mean('measurements.value', 4) }} as double) as mean_value,
         cast(min(measurements.value) as double) as min_value,
         cast(max(measurements.value) as double) as max_value,
         cast(count_if(measurements.is_below_detection_limit) as bigint) as samples_below_detection_limit,

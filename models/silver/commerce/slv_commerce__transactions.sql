@@ -18,6 +18,7 @@ final as (
         unit_price,
         currency_code,
         amount,
+        unit_price_eur,
         amount_eur,
         transaction_at,
         cast(transaction_at as date) as transaction_date,

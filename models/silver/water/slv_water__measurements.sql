@@ -12,6 +12,7 @@ deduplicated as (
 final as (
     select
         measurement_id,
+        sample_id,
         site_id,
         method_id,
         sample_date,

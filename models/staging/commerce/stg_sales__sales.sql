@@ -11,8 +11,11 @@ renamed as (
         source.vente_id as sale_id,
         source.client_id as customer_id,
         source.produit_id as product_id,
-        -- The producers send Paris wall-clock time without an offset.
-        to_utc_timestamp(source.timestamp, 'Europe/Paris') as sold_at,
+        -- The producers write Paris time without an offset; a time that carries one is already exact.
+        case
+            when get_json_object(source._raw, '$.timestamp') rlike '(Z|[+-][0-9]{2}:?[0-9]{2})$' then source.timestamp
+            else to_utc_timestamp(source.timestamp, 'Europe/Paris')
+        end as sold_at,
         source.quantite as quantity,
         cast(source.montant as decimal(18, 2)) as amount_eur,
         nullif(trim(source.client_nom), '') as customer_name,

@@ -13,7 +13,7 @@ currencies as (
 cleaned as (
     select
         trim(source.transaction_id) as transaction_id,
-        try_cast(regexp_extract(trim(source.customer_id), '^[Cc]?([0-9]+)$', 1) as bigint) as customer_id,
+        try_cast(regexp_extract(trim(source.customer_id), '^C([0-9]+)$', 1) as bigint) as customer_id,
         source.product_id,
         source.quantity,
         cast(source.unit_price as decimal(18, 4)) as unit_price,
@@ -57,6 +57,7 @@ final as (
         unit_price,
         currency_code,
         cast(quantity * unit_price as decimal(18, 2)) as amount,
+        cast(round(unit_price * eur_per_unit, 4) as decimal(18, 4)) as unit_price_eur,
         cast(round(quantity * unit_price * eur_per_unit, 2) as decimal(18, 2)) as amount_eur,
         transaction_at,
         country_code,

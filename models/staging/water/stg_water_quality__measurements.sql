@@ -12,6 +12,7 @@ methods as (
 
 cleaned as (
     select
+        nullif(upper(trim(source.sample_id)), '') as sample_id,
         upper(trim(source.site_id)) as site_id,
         upper(trim(source.method_id)) as method_id,
         source.sample_date,
@@ -40,11 +41,10 @@ converted as (
 
 final as (
     select
-        -- Stations re-send whole batches: the same site, method, day, parameter, value and flag is the same sample.
-        sha2(concat_ws(
-            '|', site_id, method_id, cast(sample_date as string), parameter,
-            cast(reported_value as string), reported_unit, coalesce(lab_flag, '')
-        ), 256) as measurement_id,
+        -- Equal values are not the same sample (two samples under the detection limit often carry the
+        -- same value): only the laboratory's sample code identifies one; without it, each message does.
+        coalesce(concat(sample_id, '/', parameter), _record_position) as measurement_id,
+        sample_id,
         site_id,
         method_id,
         sample_date,

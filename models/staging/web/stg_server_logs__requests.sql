@@ -2,9 +2,32 @@ with source as (
     select * from {{ source('bronze', 'server_logs') }}
 ),
 
+-- Which version of its file each batch read (a file re-landed with more lines is a new version).
+file_versions as (
+    select
+        batch_id,
+        file_sha256
+    from bronze.ingestion_batches
+    where source = 'server_logs'
+),
+
+-- A log line has no id: the same line in the same place of a delivery is the same request, so
+-- identical lines within one file version are separate requests (numbered by occurrence), and a
+-- line delivered again (the file re-sent, rotated files that overlap) gets the same number again.
+numbered as (
+    select
+        source.*,
+        row_number() over (
+            partition by source._source_file, file_versions.file_sha256, source._raw
+            order by source._source_line
+        ) as occurrence
+    from source
+    left join file_versions on source._batch_id = file_versions.batch_id
+),
+
 parsed as (
     select
-        sha2(source._raw, 256) as request_id,
+        sha2(concat(source._raw, '#', cast(source.occurrence as string)), 256) as request_id,
         source.client_ip,
         nullif(source.remote_user, '-') as remote_user,
         source.requested_at,
@@ -18,7 +41,7 @@ parsed as (
         nullif(source.user_agent, '-') as user_agent,
         source.request,
         {{ lineage_columns('file', 'source') }}
-    from source
+    from numbered as source
 ),
 
 final as (
