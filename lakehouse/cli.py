@@ -208,6 +208,22 @@ def cmd_run(args: argparse.Namespace) -> None:
         follow_sources(_sources([]), args.interval, build=True, stop=stop_on_ctrl_c())
 
 
+def cmd_verify(args: argparse.Namespace) -> None:
+    """Every gold table recomputed from the raw inputs by DuckDB, and compared."""
+    from ingestion.spark import connect
+    from lakehouse.verify import report, verify
+
+    comparisons = verify(connect())
+    print(report(comparisons))
+    disagree = [c.table for c in comparisons if not c.agrees]
+    if disagree:
+        raise LakehouseError(
+            f"{len(disagree)} gold table(s) differ from the recomputation: {', '.join(disagree)}",
+            hint="each difference is a bug in the models or in the rules of lakehouse/verify.py: see the examples above",
+        )
+    print(f"every gold table agrees with the recomputation ({sum(c.equal for c in comparisons)} rows compared)")
+
+
 def cmd_sql(args: argparse.Namespace) -> None:
     s = settings()
     beeline = spark_home() / "bin" / "beeline"
@@ -293,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("batch_id")
     dbt_command = add("dbt", cmd_dbt, "run dbt in the project root")
     dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    add("verify", cmd_verify, "recompute every gold table from the raw inputs with DuckDB and compare")
     sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC")
     sql.add_argument("-e", "--execute", help="run one statement and exit")
     docs = add("docs", cmd_docs, "generate and serve the dbt docs site (lineage)")

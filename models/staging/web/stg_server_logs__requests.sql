@@ -7,7 +7,7 @@ file_versions as (
     select
         batch_id,
         file_sha256
-    from bronze.ingestion_batches
+    from {{ source('ledger', 'ingestion_batches') }}
     where source = 'server_logs'
 ),
 
