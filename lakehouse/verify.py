@@ -46,7 +46,9 @@ GOLD = [
     GoldTable("agg_requests_by_status_hour", ("requested_hour", "status")),
     GoldTable("agg_error_rate_by_hour", ("requested_hour",)),
     GoldTable("agg_engagement_by_product", ("product_id",)),
-    GoldTable("agg_water_quality_by_site_parameter_month", ("site_id", "method_id", "parameter", "unit", "sample_month")),
+    GoldTable(
+        "agg_water_quality_by_site_parameter_month", ("site_id", "method_id", "parameter", "unit", "sample_month")
+    ),
     GoldTable("agg_device_events_by_type_minute", ("event_minute", "device_type", "event_type")),
 ]
 
@@ -115,7 +117,10 @@ def transaction_rows() -> Iterator[tuple]:
         if not lines:
             continue
         delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-        header = [re.sub(r"[^0-9a-z]+", "_", h.strip().lower()).strip("_") for h in next(csv.reader([lines[0]], delimiter=delimiter))]
+        header = [
+            re.sub(r"[^0-9a-z]+", "_", h.strip().lower()).strip("_")
+            for h in next(csv.reader([lines[0]], delimiter=delimiter))
+        ]
         header = [_HEADER_ALIASES.get(h, h) for h in header]
         reader = csv.reader((line + "\n" for line in lines[1:]), delimiter=delimiter)
         while True:
@@ -261,12 +266,17 @@ def load_inputs(con) -> None:
         columns, rows = tables[name]
         tables[name] = (columns, [(*row[:-1], _object_or_none(row[-1])) for row in rows])
     for name, (columns, rows) in tables.items():
-        types = ", ".join(f'"{c}" {"BIGINT" if c in ("file_order", "line", "occurrence", "position", "row_number", "partition", "offset") else "VARCHAR"}' for c in columns)
+        types = ", ".join(
+            f'"{c}" {"BIGINT" if c in ("file_order", "line", "occurrence", "position", "row_number", "partition", "offset") else "VARCHAR"}'
+            for c in columns
+        )
         con.execute(f"create or replace table {name} ({types})")
         if rows:
             con.executemany(f"insert into {name} values ({', '.join('?' for _ in columns)})", rows)
     for seed in ("products", "campaigns", "countries", "currencies", "water_quality_thresholds"):
-        con.execute(f"create or replace table seed_{seed} as select * from read_csv('{SEEDS / seed}.csv', header = true)")
+        con.execute(
+            f"create or replace table seed_{seed} as select * from read_csv('{SEEDS / seed}.csv', header = true)"
+        )
 
 
 def _object_or_none(doc: str | None) -> str | None:
@@ -656,9 +666,7 @@ def compare(con, spark, table: GoldTable) -> Comparison:
     types = {row[0]: row[1] for row in con.execute(f"describe v_{table.name}").fetchall()}
     gold_columns = {row[0] for row in con.execute("describe g").fetchall()}
     columns = [c for c in types if c in gold_columns]
-    keys = " and ".join(
-        f"{_normalised(k, types[k], 'g')} = {_normalised(k, types[k], 'v')}" for k in table.key
-    )
+    keys = " and ".join(f"{_normalised(k, types[k], 'g')} = {_normalised(k, types[k], 'v')}" for k in table.key)
     same = []
     for c in columns:
         g, v = _normalised(c, types[c], "g"), _normalised(c, types[c], "v")
@@ -680,13 +688,13 @@ def compare(con, spark, table: GoldTable) -> Comparison:
     differing = [f"coalesce(case when not {s} then '{c}: ' || coalesce({_normalised(c, types[c], 'g')}::varchar, 'null') "
                  f"|| ' (gold) vs ' || coalesce({_normalised(c, types[c], 'v')}::varchar, 'null') || '; ' end, '')"
                  for c, s in zip(columns, same, strict=True)]  # fmt: skip
-    key_text = " || '/' || ".join(f"coalesce(g.\"{k}\"::varchar, v.\"{k}\"::varchar, 'null')" for k in table.key)
+    key_text = " || '/' || ".join(f'coalesce(g."{k}"::varchar, v."{k}"::varchar, \'null\')' for k in table.key)
     examples = [
         row[0]
         for row in con.execute(
             f"""
             select {key_text} || ': ' || case when g.{first_key} is null then 'only recomputed'
-                when v.{first_key} is null then 'only in gold' else {' || '.join(differing)} end
+                when v.{first_key} is null then 'only in gold' else {" || ".join(differing)} end
             from g full outer join v_{table.name} as v on {keys}
             where g.{first_key} is null or v.{first_key} is null or not ({equal})
             limit 3
