@@ -114,5 +114,12 @@ def bronze_asset(source: Source) -> AssetsDefinition:
     return ingest_source
 
 
-landing_specs = [upstream_spec(source) for source in SOURCES.values()]
+LEDGER = AssetSpec(
+    key=AssetKey(["ledger", "ingestion_batches"]),
+    group_name="landing",
+    description="The batch ledger (`bronze.ingestion_batches`): every ingestion writes it; the web log "
+    "staging model reads the file version of each batch from it.",
+    kinds={"delta"},
+)
+landing_specs = [*(upstream_spec(source) for source in SOURCES.values()), LEDGER]
 bronze_assets = [bronze_asset(source) for source in SOURCES.values()]

@@ -6,7 +6,7 @@ missing when the condition is first evaluated. The lakehouse's condition instead
 - builds what is missing (a fresh instance, a new model), once, unless its last run failed;
 - rebuilds when anything it reads was updated (an ingestion, a seed, an upstream model);
 - waits for missing dbt dependencies (seeds, models) that this tick does not request too, but not
-  for bronze: every bronze table exists from `lakehouse up` on, empty until its source delivers;
+  for bronze or the ledger: they exist from `lakehouse up` on, empty until a source delivers;
 - never while it or what it reads is being built.
 The CLI records its own ingestions and builds in the instance (`lakehouse.dagster_instance`), so
 both agree on what is up to date.
@@ -14,14 +14,14 @@ both agree on what is up to date.
 
 from dagster import AssetSelection, AutomationCondition
 
-BRONZE = AssetSelection.groups("bronze")
+WRITTEN_BY_INGESTION = AssetSelection.groups("bronze", "landing")
 
 
 def follows_its_inputs() -> AutomationCondition:
     missing = AutomationCondition.missing() & ~AutomationCondition.execution_failed()
     return (
         (missing | AutomationCondition.any_deps_updated()).since_last_handled()
-        & ~AutomationCondition.any_deps_missing().ignore(BRONZE)
+        & ~AutomationCondition.any_deps_missing().ignore(WRITTEN_BY_INGESTION)
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
     ).with_label("follows its inputs")

@@ -12,7 +12,11 @@ def test_every_dbt_source_is_fed_by_its_ingestion_asset():
     graph = defs.resolve_asset_graph()
     keys = set(graph.get_all_asset_keys())
     manifest = json.loads(dbt_project.manifest_path.read_text())
-    source_keys = {AssetKey([source["source_name"], source["name"]]) for source in manifest["sources"].values()}
+    source_keys = {
+        AssetKey([source["source_name"], source["name"]])
+        for source in manifest["sources"].values()
+        if source["source_name"] == "bronze"
+    }
 
     assert len(source_keys) == 9
     for key in source_keys:
