@@ -23,13 +23,13 @@ LOG = '203.0.113.{n} - - [10/Oct/2026:13:55:{n:02d} +0000] "GET /p/{n} HTTP/1.1"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + bytes(range(256)) * 8
 
 
-def _tx(n: int, **changes: str) -> str:
+def _tx(n: int, sep: str = ",", **changes: str) -> str:
     fields = dict(
         transaction_id=f"T{n}", customer_id="C00001", product_id="101", quantity="1", unit_price="2.50",
         currency="EUR", transaction_timestamp="2026-11-01T10:00:00Z", country="France", payment_method="card",
         status="completed",
     )  # fmt: skip
-    return ",".join({**fields, **changes}.values())
+    return sep.join({**fields, **changes}.values())
 
 
 def _post(n: int, **changes) -> str:
@@ -60,8 +60,7 @@ FILES = [
     FileCase(
         "transactions",
         "bom_semicolons_decimal_commas.csv",
-        b"\xef\xbb\xbf"
-        + "\n".join([HEADER.replace(",", ";"), _tx(4, unit_price='"2,50"').replace(",", ";"), _tx(5).replace(",", ";")]).encode(),
+        b"\xef\xbb\xbf" + "\n".join([HEADER.replace(",", ";"), _tx(4, ";", unit_price="2,50"), _tx(5, ";")]).encode(),
         2,
     ),
     FileCase("transactions", "quoted_newline.csv", "\n".join([HEADER, _tx(6, country='"Belgique\nWallonie"'), _tx(7)]), 2),
