@@ -27,6 +27,8 @@ ROWS = 3000
 HALF = ROWS // 2
 RESENT = 40  # records of the first delivery that the second delivers again
 
+REPEATED = '192.0.2.77 - - [02/Nov/2026:10:00:00 +0000] "GET /products/101 HTTP/1.1" 206 1024 "-" "Mozilla/5.0"'
+OTHER = '192.0.2.77 - - [02/Nov/2026:10:00:01 +0000] "GET /cart HTTP/1.1" 200 512 "-" "Mozilla/5.0"'
 TOPIC_SEEDS = {"sales": 11, "ad_events": 12, "water_quality": 13, "device_events": 14}
 SOURCE_MODELS = {
     "transactions": "slv_commerce__transactions",
@@ -78,6 +80,9 @@ class Deliveries:
     def land_second(self) -> None:
         land("transactions", "orders_day2.csv", _csv(self.transactions[HALF:] + self.transactions[:RESENT]))
         land("server_logs", "access_day2.log", "\n".join(self.logs[:RESENT] + self.logs[HALF:]) + "\n")
+        # Identical lines: three requests in one file; the overlapping next file repeats two of them.
+        land("server_logs", "repeats_a.log", "\n".join([REPEATED] * 3 + [OTHER]) + "\n")
+        land("server_logs", "repeats_b.log", "\n".join([REPEATED] * 2 + [OTHER, OTHER]) + "\n")
         land("social_posts", "posts_day2.jsonl", _json_lines(self.posts[HALF:] + self.posts[:RESENT]))
         moved = [
             dict(site, name=f"{site['name']} (moved)") if site["site_id"] == "S001" else site for site in self.sites
@@ -210,6 +215,20 @@ def test_redelivered_records_are_kept_once(built, spark):
     assert rows(spark, "select site_name from silver.slv_water__sites where site_id = 'S001'") == [
         ("Station 001 (moved)",)
     ]
+
+
+def test_identical_log_lines_in_a_file_are_requests_and_a_repeated_delivery_is_not(built, spark):
+    # repeats_a: 3 x REPEATED + OTHER; repeats_b repeats 2 x REPEATED and OTHER, then a second OTHER.
+    kept = rows(
+        spark, "select path, count(*) from silver.slv_web__requests where client_ip = '192.0.2.77' group by path"
+    )
+    assert sorted(kept) == [("/cart", 2), ("/products/101", 3)]
+    duplicates = rows(
+        spark,
+        "select count(*) from silver.slv_quality__rejects where source_name = 'server_logs' "
+        "and record_position like 'repeats_b.log:%' and reject_reason like 'duplicate: request_id % is kept from repeats_a.log:%'",
+    )
+    assert duplicates == [(3,)]
 
 
 def test_sales_stream_is_mapped_to_english_columns_in_utc(built, spark):

@@ -1,5 +1,6 @@
 """Materialising every asset in-process against the real services builds gold, and the checks pass."""
 
+import gzip
 import random
 
 from dagster import AssetKey, DagsterInstance
@@ -14,6 +15,7 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
     rng = random.Random(21)
     lines = list(sample_data.server_logs(rng, 400))
     land("server_logs", "dagster_access.log", "\n".join(lines) + "\n")
+    land("server_logs", "dagster_truncated.log.gz", gzip.compress("\n".join(lines).encode())[:500])
     produce("sales", (sample_data.encode(m) for m in sample_data.sales(rng, 400)), progress=False)
 
     result = defs.resolve_job_def("build_everything").execute_in_process(instance=DagsterInstance.ephemeral())
@@ -23,7 +25,7 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
     logs = materialized[AssetKey(["bronze", "server_logs"])].materialization.metadata
     not_log_lines = sum(1 for line in lines if line in ("-- log rotated --", "GET /index.html", "\x00\x00garbage"))
     assert (logs["rows_ingested"].value, logs["rows_quarantined"].value) == (len(lines) - not_log_lines, not_log_lines)
-    assert logs["files"].value == ["dagster_access.log"]
+    assert logs["files"].value == ["dagster_access.log", "dagster_truncated.log.gz"]
     assert logs["delta_version"].value >= 1
     sales = materialized[AssetKey(["bronze", "sales"])].materialization.metadata
     assert sales["rows_ingested"].value + sales["rows_quarantined"].value >= 400
@@ -35,11 +37,19 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) > 100
     failed = [
-        (e.asset_key.to_user_string(), e.check_name)
+        (e.asset_key.to_user_string(), e.check_name, e.description)
         for e in evaluations
         if not e.passed and e.severity.value == "ERROR"
     ]
-    assert failed == []
+    # The damaged file is the one failure, with its reason; everything else was ingested and built.
+    assert failed == [
+        (
+            "bronze/server_logs",
+            "files_readable",
+            "dagster_truncated.log.gz: gzip stream ends after 500 bytes without its end marker "
+            "(truncated or corrupt); file skipped",
+        )
+    ]
 
 
 def test_rollback_and_replay_job_restores_bronze_and_rebuilds_downstream(spark_server, spark):
