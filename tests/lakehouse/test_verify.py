@@ -15,6 +15,8 @@ import pytest
 from ingestion.config import PROJECT_ROOT, side_by_side_environment
 from tests.ingestion.test_malformed_corpus import FILES, send_messages
 
+pytestmark = pytest.mark.verify
+
 VERIFY_ENV = {
     **side_by_side_environment("verify", port_offset=40000),
     "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
