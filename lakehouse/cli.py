@@ -224,6 +224,15 @@ def cmd_verify(args: argparse.Namespace) -> None:
     print(f"every gold table agrees with the recomputation ({sum(c.equal for c in comparisons)} rows compared)")
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from ingestion.spark import connect
+    from lakehouse.export import export_table
+
+    out = Path(args.out)
+    table, rows = export_table(connect(), args.table, args.format, out)
+    print(f"{table}: {rows} rows written to {out}")
+
+
 def cmd_sql(args: argparse.Namespace) -> None:
     s = settings()
     beeline = spark_home() / "bin" / "beeline"
@@ -309,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("batch_id")
     dbt_command = add("dbt", cmd_dbt, "run dbt in the project root")
     dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    export = add(
+        "export", cmd_export, "write a table into one CSV or Parquet file (header included), in bounded memory"
+    )
+    export.add_argument("table", help="e.g. gold.agg_sales_by_product (a bare name: gold, then silver, bronze)")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("--out", required=True, help="the file to write")
     add("verify", cmd_verify, "recompute every gold table from the raw inputs with DuckDB and compare")
     sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC")
     sql.add_argument("-e", "--execute", help="run one statement and exit")

@@ -705,6 +705,11 @@ def compare(con, spark, table: GoldTable) -> Comparison:
 
 
 def verify(spark) -> list[Comparison]:
+    missing = [t.name for t in GOLD if not spark.catalog.tableExists(f"gold.{t.name}")]
+    if missing:
+        raise LakehouseError(
+            f"gold has no {', '.join(missing)} yet: nothing to compare", hint="build it first: `lakehouse run`"
+        )
     con = connect_duckdb()
     load_inputs(con)
     recompute(con)
