@@ -70,14 +70,19 @@ class TopicOffsets:
     def advance(self, ranges: tuple[OffsetRange, ...]) -> None:
         self.positions.update({r.partition: r.end for r in ranges})
 
-    def commit(self, ranges: tuple[OffsetRange, ...]) -> None:
-        """Tell Kafka how far the lakehouse holds the topic (monitoring only: never read back)."""
+    def commit(self) -> None:
+        """Tell Kafka how far the ledger holds the topic (monitoring only: never read back).
+
+        All partitions every time, so that a run killed between its ledger commit and this call is
+        made good by the next run, even one that finds nothing new to read."""
         from kafka import TopicPartition
         from kafka.structs import OffsetAndMetadata
 
-        self._consumer.commit(
-            {TopicPartition(self.topic, r.partition): OffsetAndMetadata(r.end, "", -1) for r in ranges}
-        )
+        held = {p: end for p, end in self.positions.items() if p in self.ends and end > 0}
+        if held:
+            self._consumer.commit(
+                {TopicPartition(self.topic, p): OffsetAndMetadata(end, "", -1) for p, end in held.items()}
+            )
 
     def close(self) -> None:
         self._consumer.close()
@@ -144,17 +149,17 @@ def ingest_topic(
             for batch in writer.ledger.unfinished():
                 log.info("%s: resuming interrupted batch %s", source.name, batch.batch_id)
                 done.append(write_kafka_batch(writer, batch))
-                offsets.commit(batch.plan.ranges)
             if not offsets.exists:
                 log.info("%s: topic %s does not exist yet; nothing to ingest", source.name, source.topic)
                 return done
+            offsets.commit()
             while (max_batches is None or len(done) < max_batches) and not (stop and stop.is_set()):
                 ranges = offsets.plan(options.batch_messages)
                 if not ranges:
                     break
                 offsets.advance(ranges)
                 done.append(write_kafka_batch(writer, writer.ledger.start(KafkaPlan(source.topic, ranges))))
-                offsets.commit(ranges)
+                offsets.commit()
             return done
         finally:
             offsets.close()
