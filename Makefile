@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser manifest up down status run test docs ui sql bench bench-dbt bench-dagster bench-live lint clean distclean
+.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-dagster bench-live bench-serving lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -15,6 +15,8 @@ help:
 	@echo "make up | down | status    start, stop, show the local services"
 	@echo "make ui      the Dagster UI (assets, runs, schedules, sensors) on 127.0.0.1:3000"
 	@echo "make sql     beeline on the Spark server    make docs    dbt docs with lineage"
+	@echo "make dashboard   charts of gold and data health on 127.0.0.1:8501    make api   REST API on 127.0.0.1:8000"
+	@echo "make publish     copy gold and the ledger into PostgreSQL (the project's own, or LAKEHOUSE_POSTGRES_URL)"
 	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
 	@echo "make bench-live   how soon new messages and files reach gold with the Dagster daemon running"
 	@echo "make lint    ruff, sqlfluff                  make clean   wipe the data home (keeps jars)"
@@ -43,11 +45,16 @@ browser:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# PostgreSQL from Debian's package; the project runs its own server under the data home.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { echo "installing Debian's postgresql"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
 # The dbt manifest the Dagster code location loads, prepared at build time (dbt parse).
 manifest: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dagster-dbt project prepare-and-package --file orchestration/transform/project.py
 
-test: install browser manifest
+test: install browser postgres manifest
 	$(BIN)/lakehouse jars
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -60,6 +67,15 @@ ui: install manifest
 sql: install
 	$(BIN)/lakehouse sql
 
+dashboard: install
+	$(BIN)/lakehouse dashboard
+
+api: install
+	$(BIN)/lakehouse api
+
+publish: install postgres
+	$(BIN)/lakehouse publish
+
 bench: install
 	$(BIN)/python benchmarks/ingestion.py $(BENCH_ARGS)
 
@@ -68,6 +84,9 @@ bench-dbt: install
 
 bench-dagster: install
 	$(BIN)/python benchmarks/dagster_overhead.py $(BENCH_ARGS)
+
+bench-serving: install postgres
+	$(BIN)/python benchmarks/serving.py $(BENCH_ARGS)
 
 bench-live: install manifest
 	$(BIN)/python benchmarks/live_latency.py $(BENCH_ARGS)

@@ -66,6 +66,17 @@ class Settings:
     dagster_port: int
     """The Dagster UI (`lakehouse ui`)."""
 
+    postgres_port: int
+    """The PostgreSQL the project starts under the data home (`lakehouse postgres start`)."""
+    postgres_url: str
+    """Where gold is published: empty for the project's own PostgreSQL, or a libpq URL of an existing one."""
+    api_port: int
+    """The read-only REST API (`lakehouse api`)."""
+    api_token: str
+    """When set, the REST API answers only requests carrying `Authorization: Bearer <token>`."""
+    dashboard_port: int
+    """The Streamlit dashboard (`lakehouse dashboard`)."""
+
     start_timeout_s: int
 
     dbt_target: str
@@ -115,6 +126,10 @@ class Settings:
         return self.home / "staging"
 
     @property
+    def postgres_dir(self) -> Path:
+        return self.home / "postgres"
+
+    @property
     def jars_dir(self) -> Path:
         return self.cache / "jars"
 
@@ -130,6 +145,9 @@ def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
         "LAKEHOUSE_SPARK_UI_PORT": 4040,
         "LAKEHOUSE_DOCS_PORT": 8080,
         "LAKEHOUSE_DAGSTER_PORT": 3000,
+        "LAKEHOUSE_POSTGRES_PORT": 5433,
+        "LAKEHOUSE_API_PORT": 8000,
+        "LAKEHOUSE_DASHBOARD_PORT": 8501,
     }
     return {
         "LAKEHOUSE_HOME": str(PROJECT_ROOT / ".lakehouse" / name),
@@ -157,6 +175,11 @@ def settings() -> Settings:
         spark_ui_port=_env_number("LAKEHOUSE_SPARK_UI_PORT", 4040),
         docs_port=_env_number("LAKEHOUSE_DOCS_PORT", 8080),
         dagster_port=_env_number("LAKEHOUSE_DAGSTER_PORT", 3000),
+        postgres_port=_env_number("LAKEHOUSE_POSTGRES_PORT", 5433),
+        postgres_url=_env("LAKEHOUSE_POSTGRES_URL", ""),
+        api_port=_env_number("LAKEHOUSE_API_PORT", 8000),
+        api_token=_env("LAKEHOUSE_API_TOKEN", ""),
+        dashboard_port=_env_number("LAKEHOUSE_DASHBOARD_PORT", 8501),
         spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]"),
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"),
         spark_warehouse=_env("LAKEHOUSE_SPARK_WAREHOUSE", str(home / "warehouse")),

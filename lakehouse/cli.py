@@ -17,16 +17,23 @@ from ingestion.sources import SOURCES, get_source
 from lakehouse.dbt import run_dbt
 from lakehouse.services.jars import ensure_jars, kafka_bundle, spark_server_bundle
 from lakehouse.services.kafka import KafkaBroker
+from lakehouse.services.postgres import PostgresServer
 from lakehouse.services.service import Service
 from lakehouse.services.spark_server import SparkServer, spark_home
 
 
 def services() -> list[Service]:
+    """The services `lakehouse up` starts, in order."""
     return [KafkaBroker(settings()), SparkServer(settings())]
 
 
+def all_services() -> list[Service]:
+    """Also PostgreSQL, which is started when gold is first published to it."""
+    return [*services(), PostgresServer(settings())]
+
+
 def _service(name: str) -> Service:
-    return {service.name: service for service in services()}[name]
+    return {service.name: service for service in all_services()}[name]
 
 
 def cmd_up(_: argparse.Namespace) -> None:
@@ -43,12 +50,12 @@ def cmd_up(_: argparse.Namespace) -> None:
 
 
 def cmd_down(_: argparse.Namespace) -> None:
-    for service in reversed(services()):
+    for service in reversed(all_services()):
         service.stop()
 
 
 def cmd_status(_: argparse.Namespace) -> None:
-    for service in services():
+    for service in all_services():
         print(service.status())
     print(f"data home: {settings().home}")
 
@@ -70,7 +77,7 @@ def cmd_jars(_: argparse.Namespace) -> None:
 
 
 def cmd_clean(args: argparse.Namespace) -> None:
-    running = [service.name for service in services() if service.status().running]
+    running = [service.name for service in all_services() if service.status().running]
     if running:
         raise LakehouseError(
             f"cannot wipe the data home while {', '.join(running)} is running",
@@ -233,6 +240,37 @@ def cmd_export(args: argparse.Namespace) -> None:
     print(f"{table}: {rows} rows written to {out}")
 
 
+def cmd_publish(args: argparse.Namespace) -> None:
+    from ingestion.spark import connect
+    from lakehouse.publish import publish
+
+    published = publish(connect(), args.tables or None)
+    for table in published:
+        print(f"{table.table}: {table.rows} rows in {table.seconds:.1f}s")
+    print(f"published {len(published)} tables ({sum(t.rows for t in published)} rows) to PostgreSQL")
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    from lakehouse.api import serve
+
+    cmd_up(args)
+    serve(args.port)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> None:
+    """Streamlit on 127.0.0.1, after starting the services it reads."""
+    cmd_up(args)
+    port = args.port or settings().dashboard_port
+    app = Path(__file__).parent / "dashboard" / "app.py"
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
+    ]  # fmt: skip
+    print(f"dashboard on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
+    raise SystemExit(subprocess.run(argv, cwd=PROJECT_ROOT).returncode)
+
+
 def cmd_sql(args: argparse.Namespace) -> None:
     s = settings()
     beeline = spark_home() / "bin" / "beeline"
@@ -277,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("up", cmd_up, "start Kafka and the Spark server (idempotent)")
     add("down", cmd_down, "stop every service")
     add("status", cmd_status, "show what runs and where")
-    for name in ("kafka", "spark"):
+    for name in ("kafka", "spark", "postgres"):
         command = add(name, cmd_service, f"start, stop or show the {name} service")
         command.add_argument("action", choices=["start", "stop", "status"])
         command.set_defaults(service=name)
@@ -324,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("table", help="e.g. gold.agg_sales_by_product (a bare name: gold, then silver, bronze)")
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
     export.add_argument("--out", required=True, help="the file to write")
+    publish = add("publish", cmd_publish, "copy gold and the batch ledger into PostgreSQL (replacing what was there)")
+    publish.add_argument("tables", nargs="*", metavar="TABLE", help="e.g. gold.agg_sales_by_product (default: all)")
+    api = add("api", cmd_api, "the read-only REST API on 127.0.0.1 (OpenAPI docs on /docs)")
+    api.add_argument("--port", type=int, help="default: LAKEHOUSE_API_PORT (8000)")
+    dashboard = add("dashboard", cmd_dashboard, "the Streamlit dashboard on 127.0.0.1, data health included")
+    dashboard.add_argument("--port", type=int, help="default: LAKEHOUSE_DASHBOARD_PORT (8501)")
     add("verify", cmd_verify, "recompute every gold table from the raw inputs with DuckDB and compare")
     sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC")
     sql.add_argument("-e", "--execute", help="run one statement and exit")

@@ -35,7 +35,7 @@ def resolve_table(spark: SparkSession, name: str) -> str:
     )
 
 
-def _utc(value: datetime) -> datetime:
+def utc(value: datetime) -> datetime:
     """PySpark hands timestamps back as naive datetimes in the process's local time zone."""
     return value.astimezone(UTC)
 
@@ -44,7 +44,7 @@ def _csv_text(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return utc(value).isoformat()
     if isinstance(value, date | Decimal):
         return str(value)
     if isinstance(value, bool):
@@ -52,7 +52,7 @@ def _csv_text(value: object) -> object:
     return value
 
 
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+def chunks(rows: Iterable, size: int) -> Iterator[list]:
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
@@ -70,7 +70,7 @@ def export_table(spark: SparkSession, name: str, fmt: str, out: Path) -> tuple[s
         with partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(columns)
-            for chunk in _chunks(frame.toLocalIterator(), CHUNK_ROWS):
+            for chunk in chunks(frame.toLocalIterator(), CHUNK_ROWS):
                 writer.writerows([_csv_text(value) for value in row] for row in chunk)
                 written += len(chunk)
     elif fmt == "parquet":
@@ -80,8 +80,8 @@ def export_table(spark: SparkSession, name: str, fmt: str, out: Path) -> tuple[s
 
         schema = to_arrow_schema(frame.schema)
         with pq.ParquetWriter(partial, schema) as writer:
-            for chunk in _chunks(frame.toLocalIterator(), CHUNK_ROWS):
-                records = [[_utc(v) if isinstance(v, datetime) else v for v in row] for row in chunk]
+            for chunk in chunks(frame.toLocalIterator(), CHUNK_ROWS):
+                records = [[utc(v) if isinstance(v, datetime) else v for v in row] for row in chunk]
                 arrays = [pa.array([r[i] for r in records], type=schema.field(i).type) for i in range(len(columns))]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                 written += len(chunk)

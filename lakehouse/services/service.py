@@ -1,7 +1,7 @@
-"""A long-lived local JVM service with a pid file, a log file and ports to wait on.
+"""A long-lived local service with a pid file, a log file and ports to wait on.
 
-Kafka and the Spark server differ only in how they are prepared and launched; starting,
-stopping, status, stale pid files and taken ports are handled here once.
+Kafka, the Spark server and PostgreSQL differ only in how they are prepared and launched;
+starting, stopping, status, stale pid files and taken ports are handled here once.
 """
 
 from __future__ import annotations
@@ -68,7 +68,12 @@ def java_executable() -> str:
 class Service(ABC):
     name: str
     marker: str
-    """A JVM system property that identifies this service's process (`-Dlakehouse.service=…`)."""
+    """Identifies this service's process: its command line holds `lakehouse.service=<marker>`
+    (a JVM system property, or a PostgreSQL custom setting)."""
+    runs_on_java = True
+    stop_signal = signal.SIGTERM
+    run_as: str | None = None
+    """The user the process runs as (a server that refuses root); None: the current user."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -83,7 +88,8 @@ class Service(ABC):
 
     @abstractmethod
     def command(self, java: str) -> tuple[list[str], dict[str, str]]:
-        """The command line and extra environment that launch the service in the foreground."""
+        """The command line and extra environment that launch the service in the foreground
+        (`java` is empty for a service that does not run on Java)."""
 
     def is_ready(self) -> bool:
         return all(port_answers(port) for port in self.ports())
@@ -120,7 +126,7 @@ class Service(ABC):
         return None
 
     def _owns(self, process: psutil.Process) -> bool:
-        return f"-Dlakehouse.service={self.marker}" in process.cmdline()
+        return f"lakehouse.service={self.marker}" in " ".join(process.cmdline())
 
     def status(self) -> Status:
         process = self._process()
@@ -137,7 +143,7 @@ class Service(ABC):
         if running is not None:
             print(f"{self.name}: already running (pid {running.pid})", flush=True)
             return self.status()
-        java = java_executable()
+        java = java_executable() if self.runs_on_java else ""
         for port in self.ports():
             if port_answers(port, timeout=0.5):
                 raise LakehouseError(
@@ -150,7 +156,9 @@ class Service(ABC):
             folder.mkdir(parents=True, exist_ok=True)
         self.prepare()
         argv, extra_env = self.command(java)
-        env = {**os.environ, **extra_env, "JAVA_HOME": str(Path(java).resolve().parent.parent)}
+        env = {**os.environ, **extra_env}
+        if java:
+            env["JAVA_HOME"] = str(Path(java).resolve().parent.parent)
         with self.log_file.open("ab") as log:
             log.write(f"\n--- starting {self.name} at {time.ctime()} ---\n".encode())
             log.flush()
@@ -162,6 +170,7 @@ class Service(ABC):
                 env=env,
                 cwd=self.settings.home,
                 start_new_session=True,
+                user=self.run_as,
             )
         self.pid_file.write_text(str(process.pid))
         print(f"{self.name}: starting (pid {process.pid}), log: {self.log_file}", flush=True)
@@ -192,7 +201,7 @@ class Service(ABC):
             print(f"{self.name}: not running", flush=True)
             return
         print(f"{self.name}: stopping (pid {process.pid})", flush=True)
-        _signal_group(process.pid, signal.SIGTERM)
+        _signal_group(process.pid, self.stop_signal)
         if not _wait_gone(process, timeout_s):
             print(f"{self.name}: did not stop in {timeout_s:.0f}s, killing it", flush=True)
             _signal_group(process.pid, signal.SIGKILL)

@@ -1,0 +1,332 @@
+"""`lakehouse api`: a read-only REST API over gold, the silver tables clients want, the ledger and the
+quarantine (FastAPI, OpenAPI docs at /docs).
+
+Every table is one endpoint (`GET /gold/agg_sales_by_product`, `GET /silver/transactions`, ...):
+- filters on its documented columns: `?country=France`, ranges with `__gte`, `__lte`, `__gt`, `__lt`
+  (`?sold_on__gte=2026-11-01`);
+- `sort=column` or `sort=-column` (descending), several separated by commas;
+- `limit` (default 100, at most 1000) and `offset` for pages; the answer says the total and the next page;
+- `format=json` (default) or `format=csv`.
+Queries are built with Spark's DataFrame API from the catalog's column names: nothing a client sends
+becomes SQL text. With LAKEHOUSE_API_TOKEN set, every data endpoint wants `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import threading
+import time
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ingestion.config import settings
+from ingestion.network import Port, port_answers
+from lakehouse.catalog import ServedTable, served_tables
+from lakehouse.export import utc
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_OFFSET = 10_000_000
+OPERATORS = {"gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}
+RESERVED = {"limit", "offset", "sort", "format"}
+CACHE_SECONDS = 10.0
+
+
+class BadRequest(HTTPException):
+    def __init__(self, detail: str) -> None:
+        super().__init__(status_code=400, detail=detail)
+
+
+class _Spark:
+    """One Spark Connect session for the process, opened on first use and again if it broke."""
+
+    def __init__(self) -> None:
+        self._session = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._session is None:
+                from ingestion.spark import connect
+
+                self._session = connect()
+            return self._session
+
+    def reset(self) -> None:
+        with self._lock:
+            self._session = None
+
+
+_spark = _Spark()
+_cache: dict[tuple, tuple[float, Any]] = {}
+
+
+def _parse(value: str, kind: str, column: str) -> object:
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return Decimal(value)
+        if kind == "date":
+            return date.fromisoformat(value)
+        if kind == "timestamp":
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if kind == "boolean":
+            if value.lower() not in ("true", "false"):
+                raise ValueError
+            return value.lower() == "true"
+    except (ValueError, InvalidOperation):
+        raise BadRequest(f"{column}: {value!r} is not a valid {kind}") from None
+    return value
+
+
+def _query(
+    served: ServedTable, params: dict[str, str]
+) -> tuple[list[tuple[str, str, object]], list[tuple[str, bool]], int, int]:
+    """Validate a request's parameters against the table's columns: (filters, sort, limit, offset)."""
+    filters = []
+    for key, value in params.items():
+        if key in RESERVED:
+            continue
+        name, _, op = key.partition("__")
+        column = served.column(name)
+        if column is None or (op and op not in OPERATORS):
+            raise BadRequest(
+                f"unknown filter {key!r}; filter on a column ({', '.join(served.column_names)}), "
+                f"optionally with __{', __'.join(OPERATORS)}"
+            )
+        filters.append((name, OPERATORS.get(op, "="), _parse(value, column.kind, name)))
+    sort = []
+    for item in filter(None, params.get("sort", "").split(",")):
+        name = item.lstrip("-")
+        if served.column(name) is None:
+            raise BadRequest(f"cannot sort on {name!r}; sortable columns: {', '.join(served.column_names)}")
+        sort.append((name, item.startswith("-")))
+    limit = _bounded(params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _bounded(params.get("offset"), "offset", 0, 0, MAX_OFFSET)
+    return filters, sort, limit, offset
+
+
+def _bounded(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _rows(served: ServedTable, filters, sort, limit: int, offset: int) -> tuple[int, list[dict]]:
+    key = (served.table, tuple(filters), tuple(sort), limit, offset)
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    from pyspark.sql import functions as F
+
+    frame = _spark.get().table(served.table).select(*[F.col(f"`{c}`") for c in served.column_names])
+    for name, op, value in filters:
+        column = F.col(f"`{name}`")
+        condition = {
+            "=": column == value,
+            ">=": column >= value,
+            "<=": column <= value,
+            ">": column > value,
+            "<": column < value,
+        }[op]
+        frame = frame.where(condition)
+    total = frame.count()
+    ordering = [F.col(f"`{n}`").desc_nulls_last() if desc else F.col(f"`{n}`").asc_nulls_first() for n, desc in sort]
+    # Without a sort, pages follow every column so that page 2 never repeats page 1.
+    ordering = ordering or [F.col(f"`{c}`").asc_nulls_first() for c in served.column_names]
+    page = frame.orderBy(*ordering).offset(offset).limit(limit).collect()
+    result = (total, [{c: _json_value(v) for c, v in zip(served.column_names, row, strict=True)} for row in page])
+    if len(_cache) > 1000:
+        _cache.clear()
+    _cache[key] = (time.monotonic(), result)
+    return result
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date | Decimal):
+        return str(value)
+    return value
+
+
+def _csv(columns: list[str], records: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    return out.getvalue()
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    expected = settings().api_token
+    if not expected:
+        return
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise HTTPException(
+            status_code=401, detail="a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+_typed_tables: dict[str, ServedTable] = {}
+
+
+def _typed(served: ServedTable) -> ServedTable:
+    """Silver docs name their columns without types: the table's schema gives them (asked once)."""
+    if served.typed:
+        return served
+    if served.path not in _typed_tables:
+        schema = _spark.get().table(served.table).schema
+        _typed_tables[served.path] = served.with_types({f.name: f.dataType.simpleString() for f in schema.fields})
+    return _typed_tables[served.path]
+
+
+def _endpoint(documented: ServedTable):
+    def read(request: Request) -> Response:
+        params = dict(request.query_params)
+        fmt = params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise BadRequest(f"format must be json or csv, not {fmt!r}")
+        try:
+            served = _typed(documented)
+        except Exception as error:
+            _spark.reset()
+            raise HTTPException(
+                status_code=503, detail=f"the lakehouse could not answer: {_first_line(error)}"
+            ) from None
+        filters, sort, limit, offset = _query(served, params)
+        try:
+            total, records = _rows(served, filters, sort, limit, offset)
+        except Exception as error:  # the Spark server restarted or is down: say so, try afresh next time
+            _spark.reset()
+            raise HTTPException(
+                status_code=503, detail=f"the lakehouse could not answer: {_first_line(error)}"
+            ) from None
+        if fmt == "csv":
+            return Response(_csv(served.column_names, records), media_type="text/csv; charset=utf-8")
+        following = offset + limit if offset + limit < total else None
+        return JSONResponse(
+            {
+                "table": served.table,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_offset": following,
+                "rows": records,
+            }
+        )
+
+    columns = "\n".join(f"- `{c.name}`: {c.description}" for c in documented.columns)
+    read.__doc__ = f"{documented.description}\n\nColumns (filter with `?column=value`, `__gte`, `__lte`, `__gt`, `__lt`; sort with `sort=-column`):\n\n{columns}"
+    return read
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def _freshness() -> list[dict]:
+    rows = (
+        _spark.get()
+        .sql(
+            "select source, max(finished_at) as last_batch_at, sum(rows_good) as rows_landed "
+            "from bronze.ingestion_batches where status = 'committed' group by source order by source"
+        )
+        .collect()
+    )
+    now = datetime.now().astimezone()
+    return [
+        {
+            "source": r.source,
+            "last_batch_at": utc(r.last_batch_at).isoformat() if r.last_batch_at else None,
+            "age_seconds": round((now - r.last_batch_at.astimezone()).total_seconds()) if r.last_batch_at else None,
+            "rows_landed": r.rows_landed,
+        }
+        for r in rows
+    ]
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Lakehouse API",
+        description=__doc__,
+        version="1",
+        # Read-only: only GET routes exist.
+    )
+
+    @app.exception_handler(HTTPException)
+    def _error(_: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.get("/health", tags=["operations"])
+    def health() -> JSONResponse:
+        """Whether the services answer, and how fresh each source's bronze table is."""
+        s = settings()
+        services = {
+            "spark_connect": port_answers(Port("Spark Connect", s.spark_host, s.connect_port)),
+            "spark_thrift": port_answers(Port("Thrift", s.spark_host, s.thrift_port)),
+            "kafka": port_answers(Port("Kafka", s.kafka_host, s.kafka_port)),
+        }
+        try:
+            freshness = _freshness() if services["spark_connect"] else []
+        except Exception as error:
+            _spark.reset()
+            services["spark_connect"] = False
+            freshness, note = [], _first_line(error)
+        else:
+            note = None
+        ok = services["spark_connect"]
+        body = {"status": "ok" if ok else "degraded", "services": services, "freshness": freshness}
+        if note:
+            body["error"] = note
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/tables", tags=["catalog"], dependencies=[Depends(require_token)])
+    def tables() -> dict:
+        """Every endpoint with its table, description and columns."""
+        return {
+            path: {
+                "table": t.table,
+                "description": t.description,
+                "columns": [{"name": c.name, "type": c.data_type, "description": c.description} for c in t.columns],
+            }
+            for path, t in served_tables().items()
+        }
+
+    for path, served in served_tables().items():
+        tag = path.split("/")[0] if "/" in path else "operations"
+        app.add_api_route(
+            f"/{path}",
+            _endpoint(served),
+            methods=["GET"],
+            tags=[tag],
+            name=path.replace("/", "_"),
+            summary=served.table,
+            dependencies=[Depends(require_token)],
+        )
+    return app
+
+
+def serve(port: int | None = None) -> None:
+    import uvicorn
+
+    port = port or settings().api_port
+    print(f"REST API on http://127.0.0.1:{port} (OpenAPI docs on /docs; Ctrl-C stops it)", flush=True)
+    uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="warning")

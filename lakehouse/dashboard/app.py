@@ -1,0 +1,335 @@
+"""The lakehouse dashboard (Streamlit): gold as charts, and the health of the data behind them.
+
+Run it with `lakehouse dashboard`. It reads over Spark Connect, caches each query for the refresh
+interval (LAKEHOUSE_DASHBOARD_REFRESH seconds, 10 by default) and redraws itself at that pace.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from lakehouse.dashboard import queries as q
+
+REFRESH_S = float(os.environ.get("LAKEHOUSE_DASHBOARD_REFRESH", "10"))
+
+
+@st.cache_resource(show_spinner=False)
+def _spark():
+    from ingestion.spark import connect
+
+    return connect()
+
+
+def _cached(function, *args):
+    """A query's result, shared by every viewer for the refresh interval; a clear message if the
+    lakehouse cannot answer (services down, gold not built yet)."""
+    try:
+        return _cached_call(function.__name__, args)
+    except Exception as error:
+        _spark.clear()
+        text = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        if "TABLE_OR_VIEW_NOT_FOUND" in text:
+            text += "\n\nbuild gold first: `lakehouse run`"
+        elif any(word in text for word in ("UNAVAILABLE", "Connection refused", "failed to connect")):
+            text += "\n\nstart the services: `lakehouse up`"
+        st.error(f"The lakehouse could not answer: {text}")
+        st.stop()
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _cached_call(name: str, args: tuple):
+    function = getattr(q, name)
+    if name == "dbt_test_results":
+        return function(*args)
+    return function(_spark(), *args)
+
+
+def _eur(value) -> str:
+    return "—" if value is None else f"€{float(value):,.2f}"
+
+
+def _chart(figure) -> None:
+    figure.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=360)
+    st.plotly_chart(figure, use_container_width=True)
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+def commerce() -> None:
+    st.title("Commerce")
+    products, countries, span = _cached(q.commerce_choices)
+    with st.sidebar:
+        st.header("Filters")
+        chosen_span = st.date_input("Order dates", value=span or (), key="dates") if span else ()
+        chosen_countries = st.multiselect("Country", countries, key="countries")
+        names = dict(zip(products.product_name, products.product_id, strict=True))
+        chosen_products = st.multiselect("Product", list(names), key="products")
+    start, end = (chosen_span + (None, None))[:2] if isinstance(chosen_span, tuple) else (chosen_span, chosen_span)
+    where = q.CommerceFilter(
+        start=start if isinstance(start, date) else None,
+        end=end if isinstance(end, date) else None,
+        countries=tuple(chosen_countries),
+        products=tuple(int(names[n]) for n in chosen_products),
+    )
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        kpis = _cached(q.commerce_kpis, where)
+        a, b, c, d = st.columns(4)
+        a.metric("Revenue (EUR)", _eur(kpis["revenue_eur"]))
+        b.metric("Sales", f"{kpis['sales']:,}")
+        c.metric("Average basket (EUR)", _eur(kpis["avg_basket_eur"]))
+        d.metric("Top customer", kpis["top_customer"] or "—", _eur(kpis["top_customer_spend_eur"]), delta_color="off")
+        daily = _cached(q.revenue_by_day, where)
+        _chart(px.area(daily, x="order_date", y="revenue_eur", color="channel", title="Revenue by day (EUR)"))
+        left, right = st.columns(2)
+        with left:
+            by_product = _cached(q.revenue_by_product, where)
+            _chart(
+                px.bar(
+                    by_product, x="revenue_eur", y="product", color="category", orientation="h", title="Top products"
+                )
+            )
+        with right:
+            loyal = _cached(q.loyal_customers)
+            _chart(px.pie(loyal, names="customers", values="spend_eur", title="Spend: loyal vs other customers"))
+        breakdown = _cached(q.revenue_by_country_category_segment, where)
+        _chart(
+            px.sunburst(
+                breakdown,
+                path=["country", "category", "segment"],
+                values="revenue_eur",
+                title="Revenue by country, category and segment",
+            )
+        )
+
+    body()
+
+
+def web() -> None:
+    st.title("Web")
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        statuses = _cached(q.requests_by_status)
+        errors = _cached(q.error_rate)
+        total = int(errors.requests.sum()) if not errors.empty else 0
+        failed = int((errors.client_errors + errors.server_errors).sum()) if not errors.empty else 0
+        a, b = st.columns(2)
+        a.metric("Requests", f"{total:,}")
+        b.metric("Error rate", f"{failed / total:.2%}" if total else "—")
+        statuses["day"] = statuses.requested_hour.dt.floor("D")
+        daily = statuses.groupby(["day", "status_class"], as_index=False).requests.sum()
+        _chart(px.bar(daily, x="day", y="requests", color="status_class", title="Requests by status, per day"))
+        errors["day"] = errors.requested_hour.dt.floor("D")
+        per_day = errors.groupby("day", as_index=False)[["requests", "client_errors", "server_errors"]].sum()
+        per_day["error rate"] = (per_day.client_errors + per_day.server_errors) / per_day.requests
+        per_day["server error rate"] = per_day.server_errors / per_day.requests
+        _chart(
+            px.line(per_day, x="day", y=["error rate", "server error rate"], markers=True, title="Error rate, per day")
+        )
+
+    body()
+
+
+def marketing() -> None:
+    st.title("Marketing")
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        frame = _cached(q.campaigns)
+        a, b, c, d = st.columns(4)
+        impressions, clicks = int(frame.impressions.sum()), int(frame.clicks.sum())
+        a.metric("Impressions", f"{impressions:,}")
+        b.metric("Clicks", f"{clicks:,}")
+        c.metric("CTR", f"{clicks / impressions:.2%}" if impressions else "—")
+        d.metric("Cost (EUR)", _eur(frame.cost_eur.sum()))
+        left, right = st.columns(2)
+        with left:
+            _chart(px.bar(frame, x="campaign_name", y=["impressions", "clicks"], barmode="group", title="Reach"))
+        with right:
+            _chart(px.bar(frame, x="campaign_name", y="click_through_rate", title="Click-through rate"))
+        _chart(px.bar(frame, x="campaign_name", y="cost_eur", title="Cost by campaign (EUR)"))
+
+    body()
+
+
+def social() -> None:
+    st.title("Social")
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        frame = _cached(q.engagement)
+        st.metric("Posts", f"{int(frame.posts.sum()):,}")
+        _chart(px.bar(frame, x="product_name", y="total_engagements", title="Engagement by product"))
+        _chart(
+            px.scatter(
+                frame,
+                x="posts",
+                y="avg_engagements",
+                size="total_engagements",
+                hover_name="product_name",
+                title="Posts vs average engagement",
+            )
+        )
+
+    body()
+
+
+def water() -> None:
+    st.title("Water quality")
+    frame = _cached(q.water_quality)
+    # The parameter most often over its threshold first.
+    parameters = list(frame.groupby("parameter").samples_over_threshold.sum().sort_values(ascending=False).index)
+    parameter = st.sidebar.selectbox("Parameter", parameters, key="parameter") if parameters else None
+    of_parameter = frame[frame.parameter == parameter]
+    worst = of_parameter.groupby("site_name").samples_over_threshold.sum().sort_values(ascending=False)
+    chosen_sites = st.sidebar.multiselect(
+        "Sites", sorted(of_parameter.site_name.unique()), default=list(worst.index[:3]), key="sites"
+    )
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        sites = _cached(q.water_sites)
+        months = _cached(q.water_quality)
+        a, b, c = st.columns(3)
+        a.metric("Sites", f"{len(sites):,}")
+        b.metric("Samples", f"{int(months.samples.sum()):,}")
+        over = int(months.samples_over_threshold.sum())
+        c.metric("Over threshold", f"{over / months.samples.sum():.2%}" if len(months) else "—")
+        _chart(
+            px.scatter(
+                sites,
+                x="longitude",
+                y="latitude",
+                size=sites.samples.clip(lower=1),
+                color="samples_over_threshold",
+                hover_name="site_name",
+                title="Sites by coordinates (size: samples, colour: samples over threshold)",
+            )
+        )
+        chosen = months[(months.parameter == parameter) & months.site_name.isin(chosen_sites)]
+        unit = chosen.unit.iloc[0] if len(chosen) else ""
+        figure = px.line(
+            chosen,
+            x="sample_month",
+            y="mean_value",
+            color="site_name",
+            markers=True,
+            title=f"{parameter}: monthly mean ({unit}) against its threshold",
+        )
+        for threshold in chosen.threshold_value.dropna().unique()[:1]:
+            figure.add_hline(
+                y=threshold, line_dash="dash", line_color="red", annotation_text=f"threshold {threshold:g}"
+            )
+        _chart(figure)
+        share = months[months.parameter == parameter].pivot_table(
+            index="site_name", columns="sample_month", values="share_over_threshold", aggfunc="max"
+        )
+        if share.isna().all().all():
+            st.info(f"{parameter} has no threshold in the reference limits.")
+            return
+        _chart(
+            px.imshow(
+                share,
+                color_continuous_scale="Reds",
+                aspect="auto",
+                title=f"{parameter}: share of samples over the threshold, per site and month",
+            )
+        )
+
+    body()
+
+
+def devices() -> None:
+    st.title("Devices")
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        frame = _cached(q.device_events)
+        st.metric("Events", f"{int(frame.events.sum()):,}" if not frame.empty else "0")
+        if frame.empty:
+            return
+        latest = frame[frame.event_minute > frame.event_minute.max() - pd.Timedelta(hours=2)]
+        _chart(
+            px.bar(
+                latest,
+                x="event_minute",
+                y="events",
+                color="event_type",
+                title="Events per type per minute, last 2 hours",
+            )
+        )
+        frame["hour"] = frame.event_minute.dt.floor("h")
+        hourly = frame.groupby(["hour", "event_type"], as_index=False).events.sum()
+        _chart(px.area(hourly, x="hour", y="events", color="event_type", title="Events per type per hour"))
+
+    body()
+
+
+def data_health() -> None:
+    st.title("Data health")
+    st.caption("Whether the numbers on the other pages can be trusted: how fresh, what was set aside, what dbt found.")
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        fresh = _cached(q.freshness)
+        generated_at, tests = _cached(q.dbt_test_results)
+        failing = tests[tests.status.isin(["fail", "error"])]
+        a, b, c, d = st.columns(4)
+        a.metric("Sources with data", f"{len(fresh)}")
+        b.metric("Stalest source (min)", f"{fresh.minutes_ago.max():,.1f}" if not fresh.empty else "—")
+        c.metric("Quarantined records", f"{int(fresh.rows_quarantined.sum()):,}" if not fresh.empty else "0")
+        d.metric("dbt tests failing", f"{len(failing)} of {len(tests)}")
+        _chart(px.bar(fresh, x="source", y="minutes_ago", title="Minutes since the last batch, per source"))
+        st.subheader("Last batches")
+        st.dataframe(_cached(q.last_batches), hide_index=True, use_container_width=True)
+        left, right = st.columns(2)
+        with left:
+            reasons = _cached(q.quarantine_reasons)
+            _chart(
+                px.bar(
+                    reasons, x="records", y="reason", color="source", orientation="h", title="Quarantine: top reasons"
+                )
+            )
+        with right:
+            rejects = _cached(q.reject_reasons)
+            _chart(
+                px.bar(
+                    rejects,
+                    x="records",
+                    y="reason",
+                    color="source",
+                    orientation="h",
+                    title="Silver rejects: top reasons",
+                )
+            )
+        st.subheader(f"dbt tests (run of {generated_at or 'never'})")
+        if not tests.empty:
+            _chart(px.histogram(tests, x="status", color="status", title="Latest dbt test results"))
+            st.dataframe(failing if not failing.empty else tests.head(0), hide_index=True, use_container_width=True)
+
+    body()
+
+
+def main() -> None:
+    st.set_page_config(page_title="Lakehouse", layout="wide")
+    pages = [
+        st.Page(commerce, title="Commerce", default=True),  # the root page: /
+        st.Page(web, title="Web", url_path="web"),
+        st.Page(marketing, title="Marketing", url_path="marketing"),
+        st.Page(social, title="Social", url_path="social"),
+        st.Page(water, title="Water quality", url_path="water"),
+        st.Page(devices, title="Devices", url_path="devices"),
+        st.Page(data_health, title="Data health", url_path="health"),
+    ]
+    st.navigation(pages).run()
+
+
+main()

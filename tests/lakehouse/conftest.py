@@ -1,0 +1,70 @@
+"""A lakehouse of its own, built once for the suites that look at finished gold (`lakehouse verify`,
+the dashboard, the API, PostgreSQL): sample data and the malformed corpus, ingested and built on
+fresh services under `.lakehouse/built`, ports +40000; stopped at the end, also on failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from tests.ingestion.test_malformed_corpus import FILES, send_messages
+
+BUILT_ENV = {
+    **side_by_side_environment("built", port_offset=40000),
+    "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
+    "LAKEHOUSE_INGEST_SETTLE_SECONDS": "0",
+}
+HOME = Path(BUILT_ENV["LAKEHOUSE_HOME"])
+BUILT_ENV["DBT_TARGET_PATH"] = str(HOME / "dbt" / "target")
+BUILT_ENV["DBT_LOG_PATH"] = str(HOME / "dbt" / "logs")
+
+
+def built_environment(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
+    return {**base, **BUILT_ENV, **extra}
+
+
+def built_cli(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    """The `lakehouse` CLI against the built lakehouse, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=built_environment(**extra_env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@dataclass(frozen=True)
+class Built:
+    ingest: subprocess.CompletedProcess
+    build: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="package")
+def built() -> Built:
+    built_cli("down")
+    shutil.rmtree(HOME, ignore_errors=True)
+    try:
+        assert built_cli("up").returncode == 0
+        assert built_cli("generate", "--rows", "1500").returncode == 0
+        for case in FILES:
+            folder = HOME / "landing" / case.source
+            folder.mkdir(parents=True, exist_ok=True)
+            content = case.content.encode() if isinstance(case.content, str) else case.content
+            (folder / f"corpus_{case.name}").write_bytes(content)
+        send_messages(f"127.0.0.1:{BUILT_ENV['LAKEHOUSE_KAFKA_PORT']}")
+        ingest = built_cli("ingest")
+        build = built_cli("dbt", "build")
+        assert build.returncode == 0, build.stdout[-4000:]
+        yield Built(ingest, build)
+    finally:
+        built_cli("down")

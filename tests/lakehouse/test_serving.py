@@ -1,0 +1,384 @@
+"""Serving the gold of the built lakehouse: PostgreSQL holds what gold holds, the REST API answers
+every endpoint and refuses what it must, the dashboard shows gold's figures in a real browser, and
+all of it works while Dagster materialises and an ad hoc query runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from decimal import Decimal
+
+import psycopg
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
+from tests.lakehouse.conftest import BUILT_ENV, HOME, built_cli, built_environment
+
+pytestmark = pytest.mark.serving
+
+TOKEN = "test-token-not-a-secret"
+API_PORT = int(BUILT_ENV["LAKEHOUSE_API_PORT"])
+DASHBOARD_PORT = int(BUILT_ENV["LAKEHOUSE_DASHBOARD_PORT"])
+POSTGRES_URL = f"postgresql://lakehouse@127.0.0.1:{BUILT_ENV['LAKEHOUSE_POSTGRES_PORT']}/lakehouse"
+DASHBOARD_PAGES = {"commerce": "", "web": "web", "marketing": "marketing", "social": "social", "water": "water",
+                   "devices": "devices", "health": "health"}  # fmt: skip
+
+
+def _gold(sql: str) -> list[tuple]:
+    """One statement on the built lakehouse over Thrift, as a BI tool would."""
+    from pyhive import hive
+
+    connection = hive.connect(host="127.0.0.1", port=int(BUILT_ENV["LAKEHOUSE_THRIFT_PORT"]), username="tests")
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def _get(path: str, token: str | None = TOKEN) -> tuple[int, dict | str, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{API_PORT}{path}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            status, body, headers = response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        status, body, headers = error.code, error.read().decode(), dict(error.headers)
+    if headers.get("content-type", "").startswith("application/json"):
+        return status, json.loads(body), headers
+    return status, body, headers
+
+
+def _background(*args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=built_environment(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def api(built):
+    server = _background("api", LAKEHOUSE_API_TOKEN=TOKEN)
+    try:
+        wait_for_http(f"http://127.0.0.1:{API_PORT}/docs", timeout_s=180)
+        yield
+    finally:
+        stop_process_group(server)
+
+
+@pytest.fixture(scope="module")
+def dashboard(built):
+    server = _background("dashboard")
+    try:
+        wait_for_http(f"http://127.0.0.1:{DASHBOARD_PORT}/_stcore/health", timeout_s=180)
+        yield f"http://127.0.0.1:{DASHBOARD_PORT}"
+    finally:
+        stop_process_group(server)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+
+def _postgres(sql: str) -> list[tuple]:
+    with psycopg.connect(POSTGRES_URL) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_publish_copies_gold_and_the_ledger_twice_with_the_same_rows(built):
+    first = built_cli("publish")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert "published 14 tables" in first.stdout
+    second = built_cli("publish")
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    gold_tables = [row[1] for row in _gold("show tables in gold")]
+    assert len(gold_tables) == 13
+    for table in gold_tables:
+        assert _postgres(f"select count(*) from gold.{table}") == _gold(f"select count(*) from gold.{table}"), table
+    assert _postgres("select count(*) from bronze.ingestion_batches") == _gold(
+        "select count(*) from bronze.ingestion_batches"
+    )
+    postgres_sum = _postgres("select sum(amount_eur), sum(quantity), count(distinct order_line_id) from gold.fct_order_lines")
+    lakehouse_sum = _gold("select sum(amount_eur), sum(quantity), count(distinct order_line_id) from gold.fct_order_lines")
+    assert postgres_sum[0][0] == Decimal(str(lakehouse_sum[0][0])) and postgres_sum[0][1:] == lakehouse_sum[0][1:]
+    assert _postgres("select sum(revenue_eur) from gold.agg_sales_by_product")[0][0] == Decimal(
+        str(_gold("select sum(revenue_eur) from gold.agg_sales_by_product")[0][0])
+    )
+    types = dict(
+        _postgres(
+            "select column_name, data_type || coalesce('(' || numeric_precision || ',' || numeric_scale || ')', '') "
+            "from information_schema.columns where table_schema = 'gold' and table_name = 'fct_order_lines'"
+        )
+    )
+    assert types["amount_eur"] == "numeric(18,2)"
+    assert types["unit_price_eur"] == "numeric(18,4)"
+    assert types["ordered_at"] == "timestamp with time zone"
+    assert types["order_date"] == "date"
+    assert types["quantity"].startswith("bigint")
+    # No loading table is left behind.
+    assert _postgres("select count(*) from information_schema.tables where table_name like '%\\_\\_loading'") == [(0,)]
+
+
+def test_publish_refuses_an_unknown_table(built):
+    refused = built_cli("publish", "gold.nosuch; drop table x")
+    assert refused.returncode == 1
+    assert "cannot publish 'gold.nosuch; drop table x'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_postgres_keeps_its_data_across_a_restart(built):
+    assert built_cli("publish", "gold.agg_sales_by_product").returncode == 0
+    before = _postgres("select count(*), sum(revenue_eur) from gold.agg_sales_by_product")
+    assert built_cli("postgres", "stop").returncode == 0
+    assert "stopped" in built_cli("postgres", "status").stdout
+    assert built_cli("postgres", "start").returncode == 0
+    assert _postgres("select count(*), sum(revenue_eur) from gold.agg_sales_by_product") == before
+    assert before[0][0] > 0
+
+
+# -- REST API -------------------------------------------------------------------------------------
+
+
+def test_every_endpoint_serves_its_table(api):
+    status, catalog, _ = _get("/tables")
+    assert status == 200
+    assert len([path for path in catalog if path.startswith("gold/")]) == 13
+    assert {"silver/transactions", "silver/requests", "silver/posts", "silver/ad_events", "ledger", "quarantine"} <= set(
+        catalog
+    )
+    for path, table in catalog.items():
+        status, page, _ = _get(f"/{path}?limit=3")
+        assert status == 200, (path, page)
+        (expected,) = _gold(f"select count(*) from {table['table']}")[0]
+        assert page["total"] == expected and len(page["rows"]) == min(3, expected), path
+        assert list(page["rows"][0]) == [c["name"] for c in table["columns"]], path
+
+
+def test_filters_sorting_and_pages(api):
+    (top_name, top_revenue) = _gold(
+        "select product_name, revenue_eur from gold.agg_sales_by_product order by revenue_eur desc limit 1"
+    )[0]
+    status, page, _ = _get("/gold/agg_sales_by_product?sort=-revenue_eur&limit=1")
+    assert status == 200
+    assert (page["rows"][0]["product_name"], Decimal(page["rows"][0]["revenue_eur"])) == (
+        top_name,
+        Decimal(str(top_revenue)),
+    )
+
+    (country, count) = _gold(
+        "select country_code, count(*) from gold.fct_order_lines where country_code is not null "
+        "group by 1 order by 2 desc limit 1"
+    )[0]
+    status, page, _ = _get(f"/gold/fct_order_lines?country_code={country}&limit=1000")
+    assert page["total"] == count and {r["country_code"] for r in page["rows"]} == {country}
+
+    (in_range,) = _gold("select count(*) from gold.fct_order_lines where amount_eur >= 100 and amount_eur < 200")[0]
+    status, page, _ = _get("/gold/fct_order_lines?amount_eur__gte=100&amount_eur__lt=200&limit=1")
+    assert status == 200 and page["total"] == in_range
+
+    seen = []
+    offset = 0
+    while offset is not None:
+        status, page, _ = _get(f"/gold/agg_sales_by_product?sort=product_id&limit=7&offset={offset}")
+        seen += [r["product_id"] for r in page["rows"]]
+        offset = page["next_offset"]
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == page["total"]
+
+    status, text, headers = _get("/gold/agg_sales_by_product?sort=product_id&limit=5&format=csv")
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("product_id,product_name,category") and len(lines) == 6
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?nosuch=1", "unknown filter 'nosuch'"),
+        ("?product_id=1%20or%201=1", "product_id: '1 or 1=1' is not a valid integer"),
+        ("?sort=revenue_eur;drop%20table%20x", "cannot sort on 'revenue_eur;drop table x'"),
+        ("?limit=1000000", "limit must be between 1 and 1000"),
+        ("?limit=0", "limit must be between 1 and 1000"),
+        ("?offset=-5", "offset must be between 0"),
+        ("?limit=ten", "limit must be a whole number"),
+        ("?format=xml", "format must be json or csv"),
+        ("?first_sale_date__gte=yesterday", "is not a valid date"),
+        ("?product_id__like=1", "unknown filter 'product_id__like'"),
+    ],
+)
+def test_bad_parameters_get_a_clear_400(api, query, message):
+    status, body, _ = _get(f"/gold/agg_sales_by_product{query}")
+    assert status == 400 and message in body["error"], body
+
+
+def test_a_text_filter_is_a_value_never_sql(api):
+    status, page, _ = _get("/gold/fct_order_lines?" + urllib.parse.urlencode({"country_code": "FR' or '1'='1"}))
+    assert status == 200 and page["total"] == 0
+
+
+def test_the_token_is_required_when_set(api):
+    assert _get("/gold/agg_sales_by_product", token=None)[0] == 401
+    assert _get("/gold/agg_sales_by_product", token="wrong")[0] == 401
+    assert _get("/ledger", token=None)[0] == 401
+    assert _get("/gold/agg_sales_by_product")[0] == 200
+
+
+def test_health_reports_services_and_freshness(api):
+    status, health, _ = _get("/health", token=None)
+    assert status == 200 and health["status"] == "ok"
+    assert health["services"] == {"spark_connect": True, "spark_thrift": True, "kafka": True}
+    sources = {entry["source"]: entry for entry in health["freshness"]}
+    assert {"transactions", "sales", "server_logs", "water_quality", "device_events"} <= set(sources)
+    landed = dict(_gold("select source, sum(rows_good) from bronze.ingestion_batches where status = 'committed' group by 1"))
+    assert {name: entry["rows_landed"] for name, entry in sources.items()} == landed
+    assert all(entry["age_seconds"] >= 0 for entry in sources.values())
+
+
+def test_openapi_documents_every_endpoint(api):
+    status, spec, _ = _get("/openapi.json", token=None)
+    assert status == 200
+    assert {"/gold/fct_order_lines", "/silver/transactions", "/ledger", "/quarantine", "/health"} <= set(spec["paths"])
+    assert "amount_eur" in spec["paths"]["/gold/fct_order_lines"]["get"]["description"]
+
+
+# -- dashboard ------------------------------------------------------------------------------------
+
+
+def _metric(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def _open(browser_page, url: str) -> None:
+    browser_page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    browser_page.wait_for_selector('[data-testid="stMetric"]', timeout=180_000)
+    browser_page.wait_for_selector(".js-plotly-plot", timeout=180_000)
+    browser_page.wait_for_timeout(1500)  # the last charts draw
+
+
+def test_every_dashboard_page_shows_gold(dashboard, chromium):
+    revenue, sales = _gold("select sum(amount_eur), count(*) from gold.fct_order_lines where is_revenue")[0]
+    (top_customer,) = _gold(
+        """select coalesce(c.customer_name, concat('customer ', f.customer_id)) from gold.fct_order_lines f
+           left join gold.dim_customers c on c.customer_id = f.customer_id
+           where f.is_revenue and f.customer_id is not null
+           group by f.customer_id, c.customer_name order by sum(f.amount_eur) desc, f.customer_id limit 1"""
+    )[0]
+    (requests,) = _gold("select sum(requests) from gold.agg_error_rate_by_hour")[0]
+    (impressions, clicks) = _gold("select sum(impressions), sum(clicks) from gold.agg_ad_performance_by_campaign_day")[0]
+    (sources,) = _gold("select count(distinct source) from bronze.ingestion_batches where status = 'committed'")[0]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            for name, path in DASHBOARD_PAGES.items():
+                _open(page, f"{dashboard}/{path}")
+                assert "could not answer" not in page.content(), name
+                assert page.locator(".js-plotly-plot").count() >= 1, name
+                page.screenshot(path=screenshot_path(f"dashboard_{name}.png"), full_page=True)
+                if name == "commerce":
+                    assert _metric(page, "Revenue (EUR)") == f"€{float(revenue):,.2f}"
+                    assert _metric(page, "Sales") == f"{sales:,}"
+                    assert _metric(page, "Average basket (EUR)") == f"€{float(revenue) / sales:,.2f}"
+                    assert _metric(page, "Top customer") == top_customer
+                elif name == "web":
+                    assert _metric(page, "Requests") == f"{requests:,}"
+                elif name == "marketing":
+                    assert _metric(page, "Impressions") == f"{impressions:,}"
+                    assert _metric(page, "Clicks") == f"{clicks:,}"
+                elif name == "health":
+                    assert _metric(page, "Sources with data") == str(sources)
+                    assert "Last batches" in page.content()
+        finally:
+            browser.close()
+
+
+def test_a_filter_changes_the_commerce_figures(dashboard, chromium):
+    (country, revenue, sales) = _gold(
+        "select country_code, sum(amount_eur), count(*) from gold.fct_order_lines where is_revenue "
+        "and country_code is not null group by 1 order by 3 desc limit 1"
+    )[0]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            _open(page, f"{dashboard}/")
+            page.locator('[data-testid="stMultiSelect"]', has_text="Country").first.click()
+            page.get_by_role("option", name=country, exact=True).click()
+            page.keyboard.press("Escape")
+            page.wait_for_function(
+                "([label, value]) => [...document.querySelectorAll('[data-testid=stMetric]')].some("
+                "m => m.innerText.includes(label) && m.innerText.includes(value))",
+                arg=["Sales", f"{sales:,}"],
+                timeout=120_000,
+            )
+            assert _metric(page, "Revenue (EUR)") == f"€{float(revenue):,.2f}"
+            page.screenshot(path=screenshot_path("dashboard_commerce_filtered.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+# -- everything at once ---------------------------------------------------------------------------
+
+
+def test_dashboard_api_dagster_and_ad_hoc_sql_at_the_same_time(api, dashboard, chromium):
+    errors: list[str] = []
+
+    def api_clients() -> None:
+        for _ in range(15):
+            status, body, _ = _get("/gold/agg_requests_by_status_hour?sort=-requests&limit=100")
+            if status != 200:
+                errors.append(f"api: {status} {body}")
+
+    def ad_hoc() -> None:
+        for _ in range(5):
+            try:
+                assert _gold("select count(*) from silver.slv_commerce__transactions")[0][0] > 0
+            except Exception as error:  # noqa: BLE001 (collected for the assertion below)
+                errors.append(f"thrift: {error}")
+
+    env = built_environment(DAGSTER_HOME=str(HOME / "dagster"))
+    (HOME / "dagster").mkdir(exist_ok=True)
+    dagster = subprocess.Popen(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "dagster") if (PROJECT_ROOT / ".venv" / "bin" / "dagster").exists() else "dagster",
+         "asset", "materialize", "-m", "orchestration.definitions", "--select", "postgres/gold"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    threads = [threading.Thread(target=api_clients) for _ in range(3)] + [threading.Thread(target=ad_hoc)]
+    for thread in threads:
+        thread.start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            for name in ("", "health", "web"):
+                _open(page, f"{dashboard}/{name}")
+                assert "could not answer" not in page.content(), name
+        finally:
+            browser.close()
+    for thread in threads:
+        thread.join(timeout=600)
+    output, _ = dagster.communicate(timeout=600)
+    assert dagster.returncode == 0, output[-3000:]
+    assert "RUN_SUCCESS" in output
+    assert errors == []
+    published = _postgres("select count(*) from gold.agg_requests_by_status_hour")
+    assert published == _gold("select count(*) from gold.agg_requests_by_status_hour")
