@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -111,8 +110,12 @@ def test_publish_copies_gold_and_the_ledger_twice_with_the_same_rows(built):
     assert _postgres("select count(*) from bronze.ingestion_batches") == _gold(
         "select count(*) from bronze.ingestion_batches"
     )
-    postgres_sum = _postgres("select sum(amount_eur), sum(quantity), count(distinct order_line_id) from gold.fct_order_lines")
-    lakehouse_sum = _gold("select sum(amount_eur), sum(quantity), count(distinct order_line_id) from gold.fct_order_lines")
+    postgres_sum = _postgres(
+        "select sum(amount_eur), sum(quantity), count(distinct order_line_id) from gold.fct_order_lines"
+    )
+    lakehouse_sum = _gold(
+        "select sum(amount_eur), sum(quantity), count(distinct order_line_id) from gold.fct_order_lines"
+    )
     assert postgres_sum[0][0] == Decimal(str(lakehouse_sum[0][0])) and postgres_sum[0][1:] == lakehouse_sum[0][1:]
     assert _postgres("select sum(revenue_eur) from gold.agg_sales_by_product")[0][0] == Decimal(
         str(_gold("select sum(revenue_eur) from gold.agg_sales_by_product")[0][0])
@@ -156,9 +159,14 @@ def test_every_endpoint_serves_its_table(api):
     status, catalog, _ = _get("/tables")
     assert status == 200
     assert len([path for path in catalog if path.startswith("gold/")]) == 13
-    assert {"silver/transactions", "silver/requests", "silver/posts", "silver/ad_events", "ledger", "quarantine"} <= set(
-        catalog
-    )
+    assert {
+        "silver/transactions",
+        "silver/requests",
+        "silver/posts",
+        "silver/ad_events",
+        "ledger",
+        "quarantine",
+    } <= set(catalog)
     for path, table in catalog.items():
         status, page, _ = _get(f"/{path}?limit=3")
         assert status == 200, (path, page)
@@ -241,7 +249,9 @@ def test_health_reports_services_and_freshness(api):
     assert health["services"] == {"spark_connect": True, "spark_thrift": True, "kafka": True}
     sources = {entry["source"]: entry for entry in health["freshness"]}
     assert {"transactions", "sales", "server_logs", "water_quality", "device_events"} <= set(sources)
-    landed = dict(_gold("select source, sum(rows_good) from bronze.ingestion_batches where status = 'committed' group by 1"))
+    landed = dict(
+        _gold("select source, sum(rows_good) from bronze.ingestion_batches where status = 'committed' group by 1")
+    )
     assert {name: entry["rows_landed"] for name, entry in sources.items()} == landed
     assert all(entry["age_seconds"] >= 0 for entry in sources.values())
 
@@ -277,7 +287,9 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
            group by f.customer_id, c.customer_name order by sum(f.amount_eur) desc, f.customer_id limit 1"""
     )[0]
     (requests,) = _gold("select sum(requests) from gold.agg_error_rate_by_hour")[0]
-    (impressions, clicks) = _gold("select sum(impressions), sum(clicks) from gold.agg_ad_performance_by_campaign_day")[0]
+    (impressions, clicks) = _gold("select sum(impressions), sum(clicks) from gold.agg_ad_performance_by_campaign_day")[
+        0
+    ]
     (sources,) = _gold("select count(distinct source) from bronze.ingestion_batches where status = 'committed'")[0]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
