@@ -51,8 +51,16 @@ class PostgresServer(Service):
     stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for every client to leave
 
     @property
-    def run_as(self) -> str | None:  # type: ignore[override]
+    def _run_as(self) -> str | None:
         return "postgres" if os.geteuid() == 0 else None
+
+    def _as_owner(self, argv: list[str]) -> list[str]:
+        """`argv`, run as the server's account when we are root. Through `setpriv` (which execs)
+        rather than Popen(user=...): that forks, and a fork in a process holding gRPC threads (a Spark
+        Connect client) crashes the child."""
+        if not self._run_as:
+            return argv
+        return ["setpriv", f"--reuid={self._run_as}", f"--regid={self._run_as}", "--init-groups", "--", *argv]
 
     @property
     def _data_dir(self) -> Path:
@@ -66,28 +74,29 @@ class PostgresServer(Service):
         if (self._data_dir / "PG_VERSION").exists():
             return
         self._data_dir.mkdir(parents=True, exist_ok=True)
-        if self.run_as:
-            account = pwd.getpwnam(self.run_as)
+        if self._run_as:
+            account = pwd.getpwnam(self._run_as)
             for folder in (self.settings.postgres_dir, self._data_dir):
                 os.chown(folder, account.pw_uid, account.pw_gid)
         self._data_dir.chmod(0o700)
         result = subprocess.run(
-            [
-                str(binaries / "initdb"),
-                "--pgdata",
-                str(self._data_dir),
-                "--username",
-                SUPERUSER,
-                "--auth",
-                "trust",
-                "--encoding",
-                "UTF8",
-                "--locale",
-                "C.UTF-8",
-            ],
+            self._as_owner(
+                [
+                    str(binaries / "initdb"),
+                    "--pgdata",
+                    str(self._data_dir),
+                    "--username",
+                    SUPERUSER,
+                    "--auth",
+                    "trust",
+                    "--encoding",
+                    "UTF8",
+                    "--locale",
+                    "C.UTF-8",
+                ]
+            ),
             capture_output=True,
             text=True,
-            user=self.run_as,
             cwd=self.settings.postgres_dir,
         )
         if result.returncode != 0:
@@ -99,19 +108,21 @@ class PostgresServer(Service):
 
     def command(self, java: str) -> tuple[list[str], dict[str, str]]:
         return (
-            [
-                str(postgres_bin() / "postgres"),
-                "-D",
-                str(self._data_dir),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-p",
-                str(self.settings.postgres_port),
-                "-c",
-                "unix_socket_directories=",
-                "-c",
-                f"lakehouse.service={self.marker}",
-            ],
+            self._as_owner(
+                [
+                    str(postgres_bin() / "postgres"),
+                    "-D",
+                    str(self._data_dir),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-p",
+                    str(self.settings.postgres_port),
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    f"lakehouse.service={self.marker}",
+                ]
+            ),
             {},
         )
 

@@ -72,8 +72,6 @@ class Service(ABC):
     (a JVM system property, or a PostgreSQL custom setting)."""
     runs_on_java = True
     stop_signal = signal.SIGTERM
-    run_as: str | None = None
-    """The user the process runs as (a server that refuses root); None: the current user."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -170,7 +168,6 @@ class Service(ABC):
                 env=env,
                 cwd=self.settings.home,
                 start_new_session=True,
-                user=self.run_as,
             )
         self.pid_file.write_text(str(process.pid))
         print(f"{self.name}: starting (pid {process.pid}), log: {self.log_file}", flush=True)
