@@ -56,10 +56,12 @@ def dbt_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def fresh_test_home() -> None:
+def fresh_test_home():
     """Every test session starts from an empty data home (leftovers of an aborted run are stopped)."""
     lakehouse_cli("down")
     shutil.rmtree(settings().home, ignore_errors=True)
+    yield
+    lakehouse_cli("down")  # also what a test's Dagster daemon started (PostgreSQL, for the published gold)
 
 
 def _started(service_name: str) -> None:

@@ -33,7 +33,10 @@ def test_layers_are_groups_and_dbt_tests_are_checks():
     groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
-    assert set(groups) == {"landing", "bronze", "reference", "staging", "silver", "gold"}
+    assert set(groups) == {"landing", "bronze", "reference", "staging", "silver", "gold", "serving"}
+    assert groups["serving"] == {"postgres/gold"}
+    published = graph.get(AssetKey(["postgres", "gold"]))
+    assert {key.to_user_string() for key in published.parent_keys} == groups["gold"] | {"ledger/ingestion_batches"}
     assert "gold/agg_spend_by_customer" in groups["gold"]
     assert "silver/slv_commerce__sales" in groups["silver"]
     assert graph.get(AssetKey(["gold", "agg_spend_by_customer"])).description.startswith("Spend per customer")
@@ -49,4 +52,9 @@ def test_jobs_schedules_and_sensors_are_defined():
         assert defs.resolve_job_def(job) is not None
     assert defs.resolve_schedule_def("daily_build").cron_schedule == "0 2 * * *"
     sensor_names = {sensor.name for sensor in defs.sensors}
-    assert {"transactions_landing_files", "sales_topic_messages", "silver_and_gold_follow_bronze"} <= sensor_names
+    assert {
+        "transactions_landing_files",
+        "sales_topic_messages",
+        "silver_and_gold_follow_bronze",
+        "published_follows_gold",
+    } <= sensor_names
