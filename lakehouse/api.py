@@ -320,8 +320,27 @@ def create_app() -> FastAPI:
             name=path.replace("/", "_"),
             summary=served.table,
             dependencies=[Depends(require_token)],
+            openapi_extra={"parameters": _documented_parameters(served)},
         )
     return app
+
+
+def _documented_parameters(served: ServedTable) -> list[dict]:
+    """The query parameters as OpenAPI lists them (the handler validates them itself)."""
+
+    def query(name: str, description: str, schema: dict) -> dict:
+        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+    return [
+        query("limit", f"rows per page, 1 to {MAX_LIMIT}", {"type": "integer", "default": DEFAULT_LIMIT}),
+        query("offset", "rows to skip", {"type": "integer", "default": 0}),
+        query("sort", "columns, comma-separated; `-column` for descending", {"type": "string"}),
+        query("format", "json or csv", {"type": "string", "enum": ["json", "csv"], "default": "json"}),
+        *(
+            query(c.name, f"equal to (ranges: `{c.name}__gte`, `__lte`, `__gt`, `__lt`)", {"type": "string"})
+            for c in served.columns
+        ),
+    ]
 
 
 def serve(port: int | None = None) -> None:
