@@ -126,11 +126,19 @@ def _bounded(raw: str | None, name: str, default: int, low: int, high: int) -> i
     return value
 
 
-def _rows(served: ServedTable, filters, sort, limit: int, offset: int) -> tuple[int, list[dict]]:
-    key = (served.table, tuple(filters), tuple(sort), limit, offset)
+def _cached(key: tuple, compute):
+    """`compute()`, or its result from the last CACHE_SECONDS for the same key."""
     hit = _cache.get(key)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
+    result = compute()
+    if len(_cache) > 1000:
+        _cache.clear()
+    _cache[key] = (time.monotonic(), result)
+    return result
+
+
+def _rows(served: ServedTable, filters, sort, limit: int, offset: int) -> tuple[int, list[dict]]:
     from pyspark.sql import functions as F
 
     frame = _spark.get().table(served.table).select(*[F.col(f"`{c}`") for c in served.column_names])
@@ -144,16 +152,17 @@ def _rows(served: ServedTable, filters, sort, limit: int, offset: int) -> tuple[
             "<": column < value,
         }[op]
         frame = frame.where(condition)
-    total = frame.count()
     ordering = [F.col(f"`{n}`").desc_nulls_last() if desc else F.col(f"`{n}`").asc_nulls_first() for n, desc in sort]
     # Without a sort, pages follow every column so that page 2 never repeats page 1.
     ordering = ordering or [F.col(f"`{c}`").asc_nulls_first() for c in served.column_names]
-    page = frame.orderBy(*ordering).offset(offset).limit(limit).collect()
-    result = (total, [{c: _json_value(v) for c, v in zip(served.column_names, row, strict=True)} for row in page])
-    if len(_cache) > 1000:
-        _cache.clear()
-    _cache[key] = (time.monotonic(), result)
-    return result
+
+    def page() -> list[dict]:
+        rows = frame.orderBy(*ordering).offset(offset).limit(limit).collect()
+        return [{c: _json_value(v) for c, v in zip(served.column_names, row, strict=True)} for row in rows]
+
+    # The total is shared by every page of the same filters: a client paging through asks it once.
+    total = _cached(("count", served.table, tuple(filters)), frame.count)
+    return total, _cached(("page", served.table, tuple(filters), tuple(sort), limit, offset), page)
 
 
 def _json_value(value: object) -> object:
