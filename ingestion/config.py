@@ -33,6 +33,15 @@ def _env_number(name: str, default: N) -> N:
         raise LakehouseError(f"{name}={raw!r} is not {kind}", hint=f"unset it for the default, {default}") from None
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    raw = _env(name, "true" if default else "false").lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise LakehouseError(
+            f"{name}={raw!r} is not true or false", hint=f"unset it for the default, {str(default).lower()}"
+        )
+    return raw in ("true", "1", "yes")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -70,6 +79,8 @@ class Settings:
     """The PostgreSQL the project starts under the data home (`lakehouse postgres start`)."""
     postgres_url: str
     """Where gold is published: empty for the project's own PostgreSQL, or a libpq URL of an existing one."""
+    publish_after_build: bool
+    """Whether Dagster's sensor `published_follows_gold` runs from the start (publishing after each build)."""
     api_port: int
     """The read-only REST API (`lakehouse api`)."""
     api_token: str
@@ -177,6 +188,7 @@ def settings() -> Settings:
         dagster_port=_env_number("LAKEHOUSE_DAGSTER_PORT", 3000),
         postgres_port=_env_number("LAKEHOUSE_POSTGRES_PORT", 5433),
         postgres_url=_env("LAKEHOUSE_POSTGRES_URL", ""),
+        publish_after_build=_env_flag("LAKEHOUSE_PUBLISH_AFTER_BUILD", True),
         api_port=_env_number("LAKEHOUSE_API_PORT", 8000),
         api_token=_env("LAKEHOUSE_API_TOKEN", ""),
         dashboard_port=_env_number("LAKEHOUSE_DASHBOARD_PORT", 8501),

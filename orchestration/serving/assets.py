@@ -23,7 +23,9 @@ GOLD = sorted(
     description="Every gold table and the batch ledger, copied into PostgreSQL (schemas gold and bronze); "
     "each table swapped in by one transaction, so publishing twice gives the same rows.",
 )
-def postgres_gold(context: AssetExecutionContext, spark: SparkResource, postgres: PostgresResource) -> MaterializeResult:
+def postgres_gold(
+    context: AssetExecutionContext, spark: SparkResource, postgres: PostgresResource
+) -> MaterializeResult:
     published = publish(spark.session(), url=postgres.url())
     for table in published:
         context.log.info(f"{table.table}: {table.rows} rows in {table.seconds:.1f}s")

@@ -20,6 +20,8 @@ LIVE_ENV = {
     **side_by_side_environment("live", port_offset=30000),
     "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
     "LAKEHOUSE_INGEST_SETTLE_SECONDS": "1",
+    # This test is about gold; publishing it to PostgreSQL after each build is tested in test_serving.
+    "LAKEHOUSE_PUBLISH_AFTER_BUILD": "false",
 }
 HOME = LIVE_ENV["LAKEHOUSE_HOME"]
 LIVE_ENV["DBT_TARGET_PATH"] = f"{HOME}/dbt/target"
