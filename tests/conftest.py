@@ -19,6 +19,8 @@ import pytest
 from ingestion.config import PROJECT_ROOT, side_by_side_environment
 
 TEST_ENV = side_by_side_environment("test", port_offset=10000)
+# Daemons started by tests do not publish gold to PostgreSQL after their builds (test_serving does).
+TEST_ENV["LAKEHOUSE_PUBLISH_AFTER_BUILD"] = "false"
 os.environ.update(TEST_ENV)
 os.environ.setdefault("LAKEHOUSE_CACHE", str(PROJECT_ROOT / ".lakehouse" / "cache"))
 for name in [name for name in os.environ if name.startswith("LAKEHOUSE_") and name not in TEST_ENV]:
