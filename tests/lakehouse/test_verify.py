@@ -1,4 +1,4 @@
-"""`lakehouse verify` on a data home of its own: the sample data and the malformed corpus, ingested
+"""`lakehouse verify` on the built lakehouse (tests/lakehouse/conftest.py): the sample data and the malformed corpus, ingested
 and built, agree with DuckDB's recomputation of every gold table; a changed gold value and a missing
 gold row are caught. Everything through the CLI, as a user runs it."""
 
