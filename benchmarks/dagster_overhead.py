@@ -18,7 +18,7 @@ import sys
 
 from bench_env import CLI, ROOT, fresh_home, stop_services, timed
 
-from ingestion.config import dbt_executable
+from lakehouse.dbt import dbt_executable
 
 LOAD = "from orchestration.definitions import defs; defs.resolve_asset_graph()"
 MATERIALIZE_ALL = (

@@ -18,7 +18,7 @@ import json
 
 from bench_env import CLI, DBT_TARGET, fresh_home, stop_services, timed
 
-from ingestion.config import dbt_executable
+from lakehouse.dbt import dbt_executable
 
 DBT = dbt_executable()
 SLOWEST = 8
