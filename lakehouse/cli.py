@@ -14,7 +14,7 @@ from pathlib import Path
 from ingestion.config import PROJECT_ROOT, settings
 from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
-from lakehouse.dbt import run_dbt
+from lakehouse.dbt import build_what_changed, run_dbt
 from lakehouse.services.jars import ensure_jars, kafka_bundle, spark_server_bundle
 from lakehouse.services.kafka import KafkaBroker
 from lakehouse.services.postgres import PostgresServer
@@ -97,6 +97,10 @@ def cmd_clean(args: argparse.Namespace) -> None:
 
 def cmd_dbt(args: argparse.Namespace) -> None:
     run_dbt(*args.dbt_args)
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    build_what_changed(everything=args.all)
 
 
 def _sources(names: list[str]):
@@ -191,7 +195,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     args.sources, args.max_batches, follow = [], None, args.follow
     args.follow = False
     cmd_ingest(args)
-    run_dbt("build")
+    build_what_changed()
     from ingestion.spark import connect
     from lakehouse.checksums import checksum_lines, gold_checksums
 
@@ -332,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--rate", type=float, help="messages per second per topic (default: as fast as possible)")
     generate.add_argument("--files-only", action="store_true")
     generate.add_argument("--topics-only", action="store_true")
-    generate.add_argument("--only-if-empty", action="store_true", help="skip topics that already hold messages")
+    generate.add_argument("--only-if-empty", action="store_true", help="skip topics that already hold messages, and files if the landing zone holds any")
     produce_file = add("produce-file", cmd_produce_file, "replay a CSV, JSON-lines or .xlsx file into a topic")
     produce_file.add_argument("topic")
     produce_file.add_argument("file")
@@ -354,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
         command = add(name, handler, text)
         command.add_argument("source")
         command.add_argument("batch_id")
+    build = add("build", cmd_build, "dbt build of what new batches or changed models reach (nothing if none)")
+    build.add_argument("--all", action="store_true", help="build every model, seed and test")
     dbt_command = add("dbt", cmd_dbt, "run dbt in the project root")
     dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER)
     export = add(

@@ -29,6 +29,10 @@ def run_dbt(*args: str, own_session: bool = False) -> None:
     """`dbt <args> --target <LAKEHOUSE_DBT_TARGET>`; a clear error if dbt fails. What a building
     command built is recorded in the Dagster instance. `own_session`: Ctrl-C in the terminal does
     not reach dbt (the caller stops after it)."""
+    _check(_run(args, own_session), args)
+
+
+def _run(args: tuple[str, ...], own_session: bool) -> int:
     argv = [*args, "--target", settings().dbt_target] if "--target" not in args else list(args)
     print(f"$ dbt {' '.join(argv)}", flush=True)
     result = subprocess.run([dbt_executable(), *argv], cwd=PROJECT_ROOT, start_new_session=own_session)
@@ -36,8 +40,33 @@ def run_dbt(*args: str, own_session: bool = False) -> None:
         from lakehouse.dagster_instance import record_dbt_build
 
         record_dbt_build(target_dir())
-    if result.returncode != 0:
+    return result.returncode
+
+
+def _check(returncode: int, args: tuple[str, ...]) -> None:
+    if returncode != 0:
         raise LakehouseError(
-            f"`dbt {' '.join(argv)}` failed (exit {result.returncode})",
+            f"`dbt {' '.join(args)}` failed (exit {returncode})",
             hint=f"see the output above and {PROJECT_ROOT / 'logs' / 'dbt.log'}",
         )
+
+
+# dbt's exit codes of a build that ran to its end: 0, or 1 when a node failed (the rest skipped).
+COMPLETED = (0, 1)
+
+
+def build_what_changed(everything: bool = False, own_session: bool = False) -> None:
+    """`dbt build` of what new batches, project changes and last time's failures reach (see
+    `lakehouse.changes`); nothing at all when there are none. Everything the first time."""
+    from ingestion.spark import connect
+    from lakehouse.changes import plan_build, record_build
+
+    plan = plan_build(connect(), everything=everything)
+    print(f"dbt build: {plan.why}", flush=True)
+    if plan.nothing_to_do:
+        return
+    args = ("build", *plan.dbt_args())
+    returncode = _run(args, own_session)
+    if returncode in COMPLETED:
+        record_build(plan, target_dir())
+    _check(returncode, args)

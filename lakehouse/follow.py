@@ -15,7 +15,7 @@ from ingestion.errors import LakehouseError
 from ingestion.sources import Source
 from ingestion.spark import connect
 from lakehouse.dagster_instance import record_ingestion
-from lakehouse.dbt import run_dbt
+from lakehouse.dbt import build_what_changed
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,8 @@ def follow(sources: list[Source], interval_s: float, build: bool, stop: threadin
         started = time.monotonic()
         changed = ingest_round(sources, stop)
         if build and changed and not stop.is_set():
-            selection = " ".join(f"source:bronze.{source.name}+" for source in changed)
             try:
-                run_dbt("build", "--select", selection, own_session=True)
+                build_what_changed(own_session=True)
             except LakehouseError as error:  # tests failed: reported, and the next round goes on
                 log.warning("%s", error)
         stop.wait(max(0.0, interval_s - (time.monotonic() - started)))

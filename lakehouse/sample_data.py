@@ -432,14 +432,19 @@ def topic_is_empty(topic: str) -> bool:
 
 def generate(rows: int, seed: int, files: bool, topics: bool, rate: float | None, only_if_empty: bool) -> None:
     """Sample data for every source: files into the landing zone, messages into the topics."""
-    if files:
-        written = write_landing_files(settings().landing_dir, seed, rows)
+    landing = settings().landing_dir
+    if files and only_if_empty and landing.is_dir() and any(path.is_file() for path in landing.rglob("*")):
+        # Written again, the gzip headers and workbooks would differ in their timestamps: new file
+        # versions for the ingestion, with nothing new in them.
+        print(f"{landing} already holds files; not writing more")
+    elif files:
+        written = write_landing_files(landing, seed, rows)
         settled = time.time() - settings().ingest_settle_seconds - 1
         for paths in written.values():
             for path in paths:
                 os.utime(path, (settled, settled))  # complete by construction: no need to wait
         total = sum(len(paths) for paths in written.values())
-        print(f"wrote {total} sample files into {settings().landing_dir}")
+        print(f"wrote {total} sample files into {landing}")
     if topics:
         for offset, (topic, generator) in enumerate(TOPIC_GENERATORS.items()):
             if only_if_empty and not topic_is_empty(topic):

@@ -1,5 +1,7 @@
 """The Spark server the ingestion writes through, configured from the environment (LAKEHOUSE_*)."""
 
+import functools
+
 from dagster import ConfigurableResource
 from pyspark.sql import SparkSession
 
@@ -20,5 +22,6 @@ class SparkResource(ConfigurableResource):
         return connect(self.connect_url)
 
 
+@functools.cache  # one object: the code location's parts share it, and Definitions.merge wants that
 def spark_resource() -> SparkResource:
     return SparkResource(connect_url=settings().spark_connect_url)

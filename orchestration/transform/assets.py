@@ -1,9 +1,15 @@
 """The dbt models as Dagster assets: groups by layer, descriptions from the dbt docs, dbt tests as
 asset checks. A dbt source's asset key is declared in the sources YAML (`meta.dagster.asset_key`)."""
 
+import json
+
 from dagster import AssetExecutionContext, Config
 from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt.utils import dagster_name_fn
 
+from lakehouse.changes import BuildPlan, plan_build, record_build, record_sources
+from lakehouse.dbt import COMPLETED
+from orchestration.bronze.resources import SparkResource
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import LakehouseTranslator
 
@@ -11,6 +17,9 @@ from orchestration.transform.translator import LakehouseTranslator
 class DbtBuildConfig(Config):
     full_refresh: bool = False
     """Rebuild incremental models from scratch (after a rollback, or when their logic changed)."""
+    only_what_changed: bool = True
+    """Leave out what no new batch, model change or failure of the last build reaches (nothing at
+    all when there is none); false builds every selected asset."""
 
 
 @dbt_assets(
@@ -19,8 +28,68 @@ class DbtBuildConfig(Config):
     dagster_dbt_translator=LakehouseTranslator(),
     pool="dbt",  # one dbt build at a time: two merges into the same Delta table would conflict
 )
-def lakehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def lakehouse_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, spark: SparkResource, config: DbtBuildConfig
+):
     # Cautious: a test runs only when every model it reads is selected (materialising a seed alone
     # must not run a relationship test of a silver model that may not exist yet).
-    args = ["build", "--indirect-selection", "cautious", *(["--full-refresh"] if config.full_refresh else [])]
-    yield from dbt.cli(args, context=context).stream().fetch_row_counts()
+    args = ["build", "--indirect-selection", "cautious"]
+    if config.full_refresh or not config.only_what_changed:
+        full_refresh = ["--full-refresh"] if config.full_refresh else []
+        yield from dbt.cli([*args, *full_refresh], context=context).stream().fetch_row_counts()
+        return
+    plan = plan_build(spark.session())
+    if plan.nothing_to_do:
+        context.log.info(f"dbt build: {plan.why}")
+        return
+    nodes = _DbtGraph(json.loads(dbt_project.manifest_path.read_text()), context.selected_output_names)
+    unchanged = nodes.not_reached_by(plan)
+    context.log.info(f"dbt build: {plan.why}" + (f"; left out, unchanged: {len(unchanged)}" if unchanged else ""))
+    invocation = dbt.cli(
+        [*args, *(["--exclude", *unchanged] if unchanged else [])], context=context, raise_on_error=False
+    )
+    yield from invocation.stream().fetch_row_counts()
+    if invocation.process.returncode in COMPLETED:
+        if nodes.everything_selected and not unchanged:
+            record_build(plan, invocation.target_path)
+        else:
+            record_sources(plan, nodes.fully_selected_sources(plan.changed_sources))
+    error = invocation.get_error()
+    if error is not None:
+        raise error
+
+
+class _DbtGraph:
+    """The manifest's models and seeds, and which of them a Dagster run selected."""
+
+    def __init__(self, manifest: dict, selected_output_names: set[str]) -> None:
+        self.nodes = {
+            unique_id: node
+            for unique_id, node in manifest["nodes"].items()
+            if node["resource_type"] in ("model", "seed", "snapshot")
+        }
+        self.project = manifest["metadata"]["project_name"]
+        self.children = manifest["child_map"]
+        self.selected = {uid for uid, node in self.nodes.items() if dagster_name_fn(node) in selected_output_names}
+        self.everything_selected = self.selected == set(self.nodes)
+
+    def reached_from(self, sources: list[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = [f"source.{self.project}.bronze.{source}" for source in sources]
+        while todo:
+            for child in self.children.get(todo.pop(), []):
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        return seen & set(self.nodes)
+
+    def not_reached_by(self, plan: BuildPlan) -> list[str]:
+        """The selected models and seeds none of the plan's new batches reach (when the plan is only
+        new batches: a changed model or a failure is left to dbt's own state selection)."""
+        if plan.selectors is None or len(plan.changed_sources) != len(plan.selectors):
+            return []
+        reached = self.reached_from(plan.changed_sources)
+        return sorted(".".join(self.nodes[uid]["fqn"]) for uid in self.selected - reached)
+
+    def fully_selected_sources(self, sources: list[str]) -> list[str]:
+        return [source for source in sources if self.reached_from([source]) <= self.selected]

@@ -6,6 +6,7 @@ from dagster import (
     define_asset_job,
 )
 
+from orchestration.bronze.resources import spark_resource
 from orchestration.transform.assets import lakehouse_dbt_models
 from orchestration.transform.resources import dbt_resource
 
@@ -31,5 +32,5 @@ defs = Definitions(
     assets=[lakehouse_dbt_models],
     jobs=[transform_everything, full_refresh],
     sensors=[silver_and_gold_follow_bronze],
-    resources={"dbt": dbt_resource()},
+    resources={"dbt": dbt_resource(), "spark": spark_resource()},
 )

@@ -63,7 +63,7 @@ def built() -> Built:
             (folder / f"corpus_{case.name}").write_bytes(content)
         send_messages(f"127.0.0.1:{BUILT_ENV['LAKEHOUSE_KAFKA_PORT']}")
         ingest = built_cli("ingest")
-        build = built_cli("dbt", "build")
+        build = built_cli("build")
         assert build.returncode == 0, build.stdout[-4000:]
         yield Built(ingest, build)
     finally:

@@ -1,0 +1,116 @@
+"""`lakehouse build` rebuilds only what changed, on the built lakehouse (tests/lakehouse/conftest.py):
+nothing at all with no new data (no Delta table gets a new version), from the CLI and from a Dagster
+materialisation; a new batch of one source rebuilds what it reaches and nothing else; a rollback
+and a replay of that batch are changes too. The landing zone ends as it began plus one file whose
+rows are in gold, so the suites after this one see a consistent lakehouse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from ingestion.config import PROJECT_ROOT
+from ingestion.spark import connect
+from tests.lakehouse.conftest import BUILT_ENV, HOME, built_cli, built_environment
+
+pytestmark = pytest.mark.changes
+
+HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status"
+NEW_LINES = [f"TNEW{i:04},C00013,111,{i},10.00,EUR,2026-11-06T09:42:36Z,France,card,completed" for i in range(1, 8)]
+# What a new batch of transactions must not reach.
+ELSEWHERE = ["silver.slv_web__requests", "silver.slv_devices__events", "gold.agg_requests_by_status_hour"]
+
+
+@pytest.fixture(scope="module")
+def spark(built):
+    return connect(f"sc://127.0.0.1:{BUILT_ENV['LAKEHOUSE_CONNECT_PORT']}")
+
+
+def _tables(spark) -> list[str]:
+    return [
+        f"{schema}.{row.tableName}"
+        for schema in ("silver", "gold")
+        for row in spark.sql(f"show tables in {schema}").collect()
+        if not row.isTemporary
+    ]
+
+
+def _versions(spark) -> dict[str, int]:
+    return {table: spark.sql(f"describe history {table} limit 1").collect()[0].version for table in _tables(spark)}
+
+
+def _new_order_lines(spark) -> int:
+    return spark.sql("select count(*) from gold.fct_order_lines where order_line_id like 'TNEW%'").collect()[0][0]
+
+
+def _built_nodes() -> set[str]:
+    results = json.loads((HOME / "dbt" / "target" / "run_results.json").read_text())["results"]
+    return {result["unique_id"].split(".")[-1] for result in results if result["unique_id"].startswith("model.")}
+
+
+def _build() -> str:
+    build = built_cli("build")
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
+    return build.stdout
+
+
+def _batches(spark) -> list:
+    return spark.sql(
+        "select batch_id, status from bronze.ingestion_batches where source = 'transactions' order by seq"
+    ).collect()
+
+
+def test_the_first_build_built_everything(built):
+    assert "dbt build: everything: no build recorded in this data home" in built.build.stdout
+
+
+def test_no_new_data_no_work(built, spark):
+    before = _versions(spark)
+    assert len(before) >= 24
+    again = _build()
+    assert "dbt build: nothing: no batch and no change to the project since the last build" in again
+    assert "$ dbt build" not in again
+
+    dagster_home = HOME / "dagster"
+    dagster_home.mkdir(exist_ok=True)
+    materialised = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "dagster"), "asset", "materialize", "-m", "orchestration.definitions",
+         "--select", "staging/stg_transactions__order_lines,silver/slv_commerce__transactions,gold/fct_order_lines"],
+        cwd=PROJECT_ROOT, env=built_environment(DAGSTER_HOME=str(dagster_home)), capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    output = materialised.stdout + materialised.stderr
+    assert materialised.returncode == 0, output[-4000:]
+    assert "dbt build: nothing" in output
+    assert _versions(spark) == before
+
+
+def test_a_new_batch_rebuilds_what_it_reaches_and_nothing_else(built, spark):
+    before = _versions(spark)
+    (HOME / "landing" / "transactions" / "transactions_late.csv").write_text("\n".join([HEADER, *NEW_LINES]) + "\n")
+    ingested = built_cli("ingest", "transactions")
+    assert ingested.returncode == 0, ingested.stderr[-2000:]
+    output = _build()
+    assert "dbt build: new batches of transactions" in output
+
+    assert {"stg_transactions__order_lines", "slv_commerce__transactions", "fct_order_lines"} <= _built_nodes()
+    assert not {"slv_web__requests", "slv_devices__events", "agg_requests_by_status_hour"} & _built_nodes()
+    after = _versions(spark)
+    assert after["gold.fct_order_lines"] > before["gold.fct_order_lines"]
+    assert {table: after[table] for table in ELSEWHERE} == {table: before[table] for table in ELSEWHERE}
+    assert _new_order_lines(spark) == len(NEW_LINES)
+
+
+def test_a_rollback_and_a_replay_are_changes_too(built, spark):
+    late = _batches(spark)[-1]
+    assert late.status == "committed"
+    assert built_cli("rollback", "transactions", late.batch_id).returncode == 0
+    assert "dbt build: new batches of transactions" in _build()
+    assert _new_order_lines(spark) == 0
+
+    assert built_cli("replay", "transactions", late.batch_id).returncode == 0
+    assert "dbt build: new batches of transactions" in _build()
+    assert _new_order_lines(spark) == len(NEW_LINES)
+    assert "dbt build: nothing" in _build()
