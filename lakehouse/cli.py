@@ -336,7 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--rate", type=float, help="messages per second per topic (default: as fast as possible)")
     generate.add_argument("--files-only", action="store_true")
     generate.add_argument("--topics-only", action="store_true")
-    generate.add_argument("--only-if-empty", action="store_true", help="skip topics that already hold messages, and files if the landing zone holds any")
+    generate.add_argument(
+        "--only-if-empty",
+        action="store_true",
+        help="skip topics that already hold messages, and files if the landing zone holds any",
+    )
     produce_file = add("produce-file", cmd_produce_file, "replay a CSV, JSON-lines or .xlsx file into a topic")
     produce_file.add_argument("topic")
     produce_file.add_argument("file")
