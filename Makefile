@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-dagster bench-live bench-serving lint clean distclean
+.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-live bench-serving lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -18,6 +18,7 @@ help:
 	@echo "make dashboard   charts of gold and data health on 127.0.0.1:8501    make api   REST API on 127.0.0.1:8000"
 	@echo "make publish     copy gold and the ledger into PostgreSQL (the project's own, or LAKEHOUSE_POSTGRES_URL)"
 	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
+	@echo "make bench-baseline   the full dbt build against the same SQL in a plain PySpark program"
 	@echo "make bench-live   how soon new messages and files reach gold with the Dagster daemon running"
 	@echo "make lint    ruff, sqlfluff                  make clean   wipe the data home (keeps jars)"
 
@@ -79,8 +80,11 @@ publish: install postgres
 bench: install
 	$(BIN)/python benchmarks/ingestion.py $(BENCH_ARGS)
 
-bench-dbt: install
+bench-dbt: install manifest
 	$(BIN)/python benchmarks/dbt_build.py $(BENCH_ARGS)
+
+bench-baseline: install
+	$(BIN)/python benchmarks/gold_baseline.py $(BENCH_ARGS)
 
 bench-dagster: install
 	$(BIN)/python benchmarks/dagster_overhead.py $(BENCH_ARGS)

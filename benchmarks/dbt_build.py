@@ -1,9 +1,9 @@
 """dbt build benchmark: prints figures, asserts nothing.
 
 For each size (records per source): a fresh data home, the sample data generated and ingested,
-then a first `dbt build` (everything built from scratch), a second `dbt build` with no new data
-(incremental models should find nothing to do), and the slowest models of each from
-`target/run_results.json`.
+then the full build (`lakehouse build` in a fresh data home: everything), and with no new data:
+`lakehouse build` again, `lakehouse run`, Dagster's `transform_everything` job, and plain
+`dbt build` (everything again); the slowest models from `run_results.json`.
 
     make bench-dbt                                # 20,000 and 200,000 records per source
     .venv/bin/python benchmarks/dbt_build.py --rows 5000
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from bench_env import CLI, DBT_TARGET, fresh_home, stop_services, timed
 
@@ -43,21 +44,32 @@ def bronze_rows() -> int:
     return int(total)
 
 
+TRANSFORM_EVERYTHING = (
+    "from dagster import DagsterInstance\n"
+    "from orchestration.definitions import defs\n"
+    "job = defs.resolve_job_def('transform_everything')\n"
+    "raise SystemExit(0 if job.execute_in_process(instance=DagsterInstance.ephemeral()).success else 1)\n"
+)
+
+
 def bench(rows: int) -> dict:
     fresh_home()
     timed([*CLI, "generate", "--rows", str(rows)])
     ingest_s = timed([*CLI, "ingest"])
-    first_s = timed([DBT, "build", "--target", "local"])
+    first_s = timed([*CLI, "build"])  # everything: no build recorded in this data home yet
     first_models = model_times()
-    second_s = timed([DBT, "build", "--target", "local"])
     return {
         "rows": rows,
         "bronze": bronze_rows(),
         "ingest": ingest_s,
         "first": first_s,
-        "second": second_s,
         "first_models": first_models,
-        "second_models": model_times(),
+        # with no new data:
+        "build": timed([*CLI, "build"]),
+        "run": timed([*CLI, "run", "--rows", str(rows)]),
+        "dagster": timed([sys.executable, "-c", TRANSFORM_EVERYTHING]),
+        "plain": timed([DBT, "build", "--target", "local"]),
+        "plain_models": model_times(),
     }
 
 
@@ -70,12 +82,22 @@ def main() -> None:
     finally:
         stop_services()
 
-    print(f"{'per source':>10} {'bronze rows':>12} {'ingest s':>9} {'dbt build s':>12} {'again, no new data s':>21}")
+    print(f"{'per source':>10} {'bronze rows':>12} {'ingest s':>9} {'full build s':>13}")
     for f in figures:
-        print(f"{f['rows']:>10,} {f['bronze']:>12,} {f['ingest']:>9.1f} {f['first']:>12.1f} {f['second']:>21.1f}")
+        print(f"{f['rows']:>10,} {f['bronze']:>12,} {f['ingest']:>9.1f} {f['first']:>13.1f}")
+    print("\nthen, with no new data (seconds, and share of the full build):")
     for f in figures:
-        print(f"\nslowest models at {f['rows']:,} per source: first build | again, no new data")
-        again = dict(f["second_models"])
+        print(f"  at {f['rows']:,} per source:")
+        for key, what in (
+            ("build", "lakehouse build"),
+            ("run", "lakehouse run (make run)"),
+            ("dagster", "Dagster transform_everything (new process)"),
+            ("plain", "plain dbt build (everything again)"),
+        ):
+            print(f"    {what:<45} {f[key]:>7.1f} s  {100 * f[key] / f['first']:>5.1f} %")
+    for f in figures:
+        print(f"\nslowest models at {f['rows']:,} per source: full build | plain dbt build again")
+        again = dict(f["plain_models"])
         for name, seconds in f["first_models"][:SLOWEST]:
             print(f"  {name:<45} {seconds:>6.1f} s | {again.get(name, 0):>6.1f} s")
 

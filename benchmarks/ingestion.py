@@ -1,8 +1,10 @@
 """Ingestion benchmark: prints figures, asserts nothing.
 
-Kafka -> bronze on N messages of about 200 bytes, side by side with reading the same topic and
-doing nothing else: kafka-python (the client's own ceiling), both with its C CRC-32C (as installed
-here) and with its pure-Python fallback, and Spark's Kafka source (what the ingestion reads with).
+Kafka -> bronze on N messages of about 200 bytes, side by side with the hand-written Spark job it
+competes with (Spark's Kafka source -> `from_json` with the source's schema -> Delta append, in a
+process of its own like the ingestion; on a fresh server each side gets a freshly started one), and,
+for information, with reading the same topic and doing nothing else: kafka-python, with its C
+CRC-32C (as installed here) and with its pure-Python fallback, and Spark's Kafka source.
 Memory at each size: peak RSS of the ingestion process, and of the Spark server, which reads the
 messages and writes bronze (its RSS after the run, and its peak since it started).
 Files -> bronze for N transactions (CSV) and N log lines.
@@ -97,6 +99,61 @@ def spark_read(topic: str) -> float:
     return time.perf_counter() - started
 
 
+def kafka_to_delta(topic: str) -> None:
+    """The hand-written Spark job ours competes with, as the seed projects land Kafka in Delta: the
+    topic's offsets with Spark's Kafka source, the JSON typed with the source's schema, appended to
+    a Delta table with the Kafka coordinates and the raw message. No ledger, quarantine or check."""
+    from pyspark.sql import functions as F
+
+    from ingestion.spark import connect
+    from ingestion.validation import SPARK_TYPES
+
+    fields = get_source("device_events").fields
+    schema = ", ".join(f"`{(f.aliases or (f.name,))[0]}` {SPARK_TYPES[f.type].simpleString()}" for f in fields)
+    spark = connect()
+    spark.sql("create schema if not exists bench_baseline")
+    messages = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", settings().kafka_bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .load()
+    )
+    value = F.col("value").cast("string")
+    typed = messages.select(
+        F.from_json(value, schema).alias("record"),
+        value.alias("_raw"),
+        "topic",
+        "partition",
+        "offset",
+        "timestamp",
+        F.col("key").cast("string").alias("key"),
+    ).select("record.*", "_raw", "topic", "partition", "offset", "timestamp", "key")
+    typed.write.format("delta").mode("append").saveAsTable(f"bench_baseline.{topic}")
+
+
+def in_child(code: str) -> tuple[float, int]:
+    """Run `code` in a child process (as a user's job starts); (seconds to its exit, peak RSS MiB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n{code}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"`{code}` failed with status {status}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def restart_spark() -> None:
+    server = SparkServer(settings())
+    server.stop()
+    server.start()
+
+
 def raw_consume(topic: str, expected: int) -> float:
     """Seconds kafka-python alone takes to read the whole topic (large fetches, no processing)."""
     from kafka import TopicPartition
@@ -115,21 +172,17 @@ def raw_consume(topic: str, expected: int) -> float:
 
 
 def ingest_in_child(kind: str, size: int, run: str = "") -> tuple[float, int]:
-    """Run the ingestion in a child process; return (seconds from its start to its exit, peak RSS in MiB)."""
-    code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+    """The ingestion in a child process: (seconds from its start to its exit, peak RSS in MiB)."""
+    return in_child(
         "from benchmarks.ingestion import bench_source\n"
         "from ingestion.api import ingest\n"
         "from ingestion.spark import connect\n"
         f"ingest(connect(), bench_source({kind!r}, {size}, {run!r}))\n"
     )
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"ingestion of {kind} ({size}) failed with status {status}")
-    return elapsed, usage.ru_maxrss // 1024
+
+
+def baseline_in_child(topic: str) -> float:
+    return in_child(f"from benchmarks.ingestion import kafka_to_delta\nkafka_to_delta({topic!r})\n")[0]
 
 
 def write_files(kind: str, size: int) -> int:
@@ -168,7 +221,6 @@ def main() -> None:
     sizes = [int(size) for size in args.messages.split(",")]
 
     fresh_home()
-    server = psutil.Process(SparkServer(settings()).status().pid)
     print(
         f"batches of {settings().ingest_batch_messages} messages, {settings().ingest_batch_rows} file records; "
         f"data home {settings().home}\n"
@@ -176,9 +228,10 @@ def main() -> None:
     try:
         print("Kafka -> bronze")
         print(
-            f"{'':>18} {'read only, msg/s':^40} {'ingestion':^34} {'memory, MiB':^31}\n"
+            f"{'':>18} {'read only, msg/s':^40} {'to Delta, msg/s':^28} {'ratio of ours to':^28} {'memory, MiB':^31}\n"
             f"{'messages':>10} {'server':>7} {'MB':>8} {'k-p, C crc':>11} {'k-p, py crc':>12} {'Spark':>9} "
-            f"{'msg/s':>8} {'MB/s':>6} {'ratio C':>8} {'ratio py':>9} {'client peak':>12} {'server':>7} {'server peak':>12}"
+            f"{'ours':>8} {'MB/s':>6} {'Spark job':>10} {'Spark job':>10} {'k-p C':>7} {'k-p py':>8} "
+            f"{'client peak':>12} {'server':>7} {'server peak':>12}"
         )
         # The first size twice: on the freshly started server (class loading, JIT), then warm.
         for size, server_state in [(sizes[0], "fresh"), *[(size, "warm") for size in sizes]]:
@@ -187,15 +240,21 @@ def main() -> None:
             total_bytes = produce_messages(topic, size)
             c_crc_s = raw_consume_in_child(topic, size, c_crc=True)
             py_crc_s = raw_consume_in_child(topic, size, c_crc=False)
+            if server_state == "fresh":
+                restart_spark()
             ingest_s, rss = ingest_in_child("kafka", size, run)
-            server_rss = server.memory_info().rss >> 20
-            spark_s = spark_read(topic)  # after the ingestion: the fresh row is the server's first Kafka read
+            server = psutil.Process(SparkServer(settings()).status().pid)
+            server_rss, server_peak = server.memory_info().rss >> 20, _peak_mib(server)
+            if server_state == "fresh":
+                restart_spark()  # each side on a server that never read Kafka
+            job_s = baseline_in_child(topic)
+            spark_s = spark_read(topic)
             mb = total_bytes / 1e6
             print(
                 f"{size:>10} {server_state:>7} {mb:>8.1f} {size / c_crc_s:>11,.0f} {size / py_crc_s:>12,.0f} "
-                f"{size / spark_s:>9,.0f} {size / ingest_s:>8,.0f} {mb / ingest_s:>6.2f} "
-                f"{c_crc_s / ingest_s:>8.2f} {py_crc_s / ingest_s:>9.2f} "
-                f"{rss:>12} {server_rss:>7} {_peak_mib(server):>12}",
+                f"{size / spark_s:>9,.0f} {size / ingest_s:>8,.0f} {mb / ingest_s:>6.2f} {size / job_s:>10,.0f} "
+                f"{job_s / ingest_s:>10.2f} {c_crc_s / ingest_s:>7.2f} {py_crc_s / ingest_s:>8.2f} "
+                f"{rss:>12} {server_rss:>7} {server_peak:>12}",
                 flush=True,
             )
         print("\nfiles -> bronze")
