@@ -22,7 +22,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from ingestion.config import PROJECT_ROOT, settings
-from ingestion.tables import EVENTS
+from ingestion.tables import EVENTS, ledger_exists
 
 # What dbt reads to build: a change anywhere here may change a node (dbt then says which).
 PROJECT_PARTS = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml")
@@ -36,6 +36,8 @@ def state_dir() -> Path:
 
 def ledger_marks(spark: SparkSession) -> dict[str, str]:
     """Per source, how far its ledger has moved: the number of finished-batch events and the last."""
+    if not ledger_exists(spark):
+        return {}
     rows = spark.sql(
         f"select source, count(*) as events, cast(max(event_at) as string) as last_event "
         f"from {EVENTS} where status != 'started' group by source"
