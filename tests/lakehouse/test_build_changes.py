@@ -24,7 +24,11 @@ ELSEWHERE = ["silver.slv_web__requests", "silver.slv_devices__events", "gold.agg
 
 @pytest.fixture(scope="module")
 def spark(built):
-    return connect(f"sc://127.0.0.1:{BUILT_ENV['LAKEHOUSE_CONNECT_PORT']}")
+    session = connect(f"sc://127.0.0.1:{BUILT_ENV['LAKEHOUSE_CONNECT_PORT']}")
+    yield session
+    # Stopped: left open, it stays the process's active session, and a later
+    # `SparkSession.builder.remote(...).getOrCreate()` of another suite would get this server.
+    session.stop()
 
 
 def _tables(spark) -> list[str]:
