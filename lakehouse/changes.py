@@ -67,16 +67,17 @@ class LastBuild:
     def read(cls, folder: Path) -> LastBuild | None:
         try:
             marks = json.loads((folder / "marks.json").read_text())
-            results = json.loads((folder / "run_results.json").read_text())["results"]
-        except (FileNotFoundError, KeyError, json.JSONDecodeError):
-            return None
-        statuses = {result["status"] for result in results}
-        return cls(marks["target"], marks["project"], marks["ledger"], tuple(s for s in UNFINISHED if s in statuses))
+            statuses = {r["status"] for r in json.loads((folder / "run_results.json").read_text())["results"]}
+            return cls(
+                marks["target"], marks["project"], marks["ledger"], tuple(s for s in UNFINISHED if s in statuses)
+            )
+        except (FileNotFoundError, KeyError, TypeError, json.JSONDecodeError):
+            return None  # no usable record: the next build builds everything
 
 
 @dataclass(frozen=True)
 class BuildPlan:
-    """`selectors` None: everything; empty: nothing to do. `marks`: what the build will cover."""
+    """`selectors` None: everything; empty: nothing to do. `ledger`: the marks the build will cover."""
 
     selectors: tuple[str, ...] | None
     why: str
@@ -148,7 +149,8 @@ def record_sources(plan: BuildPlan, sources: Iterable[str]) -> None:
     last = LastBuild.read(folder)
     if last is None:
         return
-    covered = {source: mark for source, mark in plan.ledger.items() if source in set(sources)}
+    sources = set(sources)
+    covered = {source: mark for source, mark in plan.ledger.items() if source in sources}
     _write_marks(folder, last.target, last.project, {**last.ledger, **covered})
 
 
