@@ -95,8 +95,14 @@ def bronze_columns(source: Source) -> list[tuple[str, T.DataType]]:
     return [*typed_columns(source), ("_raw", T.StringType()), *lineage_columns(source), *BATCH_COLUMNS]
 
 
+# Enforced by Delta on every write, so no dbt test has to scan bronze for it.
+NOT_NULL = {"_batch_id"}
+
+
 def _ddl(columns: list[tuple[str, T.DataType]]) -> str:
-    return ", ".join(f"`{name}` {dtype.simpleString()}" for name, dtype in columns)
+    return ", ".join(
+        f"`{name}` {dtype.simpleString()}" + (" not null" if name in NOT_NULL else "") for name, dtype in columns
+    )
 
 
 def _string_literal(text: str) -> str:

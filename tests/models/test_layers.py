@@ -312,6 +312,20 @@ def test_descriptions_reach_the_tables_as_comments(built, spark):
         assert extended["Comment"].strip(), table
 
 
+def test_a_gold_contract_refuses_a_null_key(built, spark):
+    properties = dict(rows(spark, "show tblproperties gold.fct_order_lines"))
+    assert properties["delta.constraints.not_null_columns"] == (
+        "order_line_id is not null and customer_id is not null and product_id is not null"
+    )
+    before = rows(spark, "select count(*) from gold.fct_order_lines")
+    with pytest.raises(Exception, match="CHECK constraint not_null_columns"):
+        spark.sql(
+            "insert into gold.fct_order_lines "
+            "select cast(null as string), * except (order_line_id) from gold.fct_order_lines limit 1"
+        ).collect()
+    assert rows(spark, "select count(*) from gold.fct_order_lines") == before
+
+
 def test_a_rollback_leaves_silver_and_gold_on_the_next_build_and_a_replay_brings_it_back(built, spark):
     """`lakehouse rollback` then a plain `dbt build`: no full refresh, for a file and a Kafka batch."""
     _, first, _, _ = built
