@@ -11,6 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help:
 	@echo "make run     start the services, load the sample data, build every layer (the main job)"
+	@echo "LAKEHOUSE_MODE=cluster make run   the same on three Kafka brokers, a Spark master and two workers, a PostgreSQL metastore"
 	@echo "make test    run the test suite against real Kafka, Spark and dbt"
 	@echo "make up | down | status    start, stop, show the local services"
 	@echo "make ui      the Dagster UI (assets, runs, schedules, sensors) on 127.0.0.1:3000"

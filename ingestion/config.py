@@ -42,8 +42,15 @@ def _env_flag(name: str, default: bool) -> bool:
     return raw in ("true", "1", "yes")
 
 
+MODES = ("local", "cluster")
+
+
 @dataclass(frozen=True)
 class Settings:
+    mode: str
+    """`local`: one Kafka broker, Spark in the server's own JVM, an embedded Derby metastore. `cluster`:
+    a three-broker Kafka cluster, a Spark standalone master with workers running the server's
+    executors, and the Hive metastore in PostgreSQL; every process started by `lakehouse up`."""
     home: Path
     """The data home: warehouse, metastore, Kafka data, landing zone, logs and pid files."""
     cache: Path
@@ -54,6 +61,9 @@ class Settings:
     kafka_host: str
     kafka_port: int
     kafka_controller_port: int
+    kafka_brokers: int
+    """Brokers `lakehouse up` starts (broker n listens on kafka_port + 2n, its controller on
+    kafka_controller_port + 2n); topics are replicated to up to three of them."""
     kafka_heap: str
     kafka_version: str
 
@@ -62,6 +72,12 @@ class Settings:
     connect_port: int
     spark_ui_port: int
     spark_master: str
+    spark_master_port: int
+    """The standalone master of cluster mode (its web UI on spark_master_ui_port, worker n's on + 1 + n)."""
+    spark_master_ui_port: int
+    spark_workers: int
+    spark_worker_cores: int
+    spark_worker_memory: str
     spark_driver_memory: str
     spark_warehouse: str
     spark_metastore_url: str
@@ -100,8 +116,25 @@ class Settings:
     ingest_settle_seconds: float
 
     @property
+    def kafka_ports(self) -> list[int]:
+        return [self.kafka_port + 2 * n for n in range(self.kafka_brokers)]
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        return ",".join(f"{self.kafka_host}:{port}" for port in self.kafka_ports)
+
+    @property
+    def kafka_replication(self) -> int:
+        return min(3, self.kafka_brokers)
+
+    @property
+    def kafka_min_insync(self) -> int:
+        """Acknowledged by this many replicas before a write counts: one broker may be lost."""
+        return max(1, self.kafka_replication - 1)
+
+    @property
+    def metastore_in_postgres(self) -> bool:
+        return self.spark_metastore_url.startswith("jdbc:postgresql:")
 
     @property
     def spark_connect_url(self) -> str:
@@ -154,6 +187,8 @@ def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
         "LAKEHOUSE_THRIFT_PORT": 10000,
         "LAKEHOUSE_CONNECT_PORT": 15002,
         "LAKEHOUSE_SPARK_UI_PORT": 4040,
+        "LAKEHOUSE_SPARK_MASTER_PORT": 7077,
+        "LAKEHOUSE_SPARK_MASTER_UI_PORT": 8090,
         "LAKEHOUSE_DOCS_PORT": 8080,
         "LAKEHOUSE_DAGSTER_PORT": 3000,
         "LAKEHOUSE_POSTGRES_PORT": 5433,
@@ -168,16 +203,25 @@ def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
 
 @cache
 def settings() -> Settings:
+    mode = _env("LAKEHOUSE_MODE", "local")
+    if mode not in MODES:
+        raise LakehouseError(f"LAKEHOUSE_MODE={mode!r} is not one of {', '.join(MODES)}", hint="unset it for local")
+    cluster = mode == "cluster"
     home = Path(_env("LAKEHOUSE_HOME", str(PROJECT_ROOT / ".lakehouse"))).resolve()
     cache_dir = Path(_env("LAKEHOUSE_CACHE", str(home / "cache"))).resolve()
     spark_host = _env("LAKEHOUSE_SPARK_HOST", "127.0.0.1")
+    postgres_port = _env_number("LAKEHOUSE_POSTGRES_PORT", 5433)
+    spark_master_port = _env_number("LAKEHOUSE_SPARK_MASTER_PORT", 7077)
+    derby = f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true"
     return Settings(
+        mode=mode,
         home=home,
         cache=cache_dir,
         maven_mirror=_env("LAKEHOUSE_MAVEN_MIRROR", ""),
         kafka_host=_env("LAKEHOUSE_KAFKA_HOST", "127.0.0.1"),
         kafka_port=_env_number("LAKEHOUSE_KAFKA_PORT", 9092),
         kafka_controller_port=_env_number("LAKEHOUSE_KAFKA_CONTROLLER_PORT", 9093),
+        kafka_brokers=_env_number("LAKEHOUSE_KAFKA_BROKERS", 3 if cluster else 1),
         kafka_heap=_env("LAKEHOUSE_KAFKA_HEAP", "512m"),
         kafka_version=_env("LAKEHOUSE_KAFKA_VERSION", "4.1.1"),
         spark_host=spark_host,
@@ -186,18 +230,25 @@ def settings() -> Settings:
         spark_ui_port=_env_number("LAKEHOUSE_SPARK_UI_PORT", 4040),
         docs_port=_env_number("LAKEHOUSE_DOCS_PORT", 8080),
         dagster_port=_env_number("LAKEHOUSE_DAGSTER_PORT", 3000),
-        postgres_port=_env_number("LAKEHOUSE_POSTGRES_PORT", 5433),
+        postgres_port=postgres_port,
         postgres_url=_env("LAKEHOUSE_POSTGRES_URL", ""),
         publish_after_build=_env_flag("LAKEHOUSE_PUBLISH_AFTER_BUILD", True),
         api_port=_env_number("LAKEHOUSE_API_PORT", 8000),
         api_token=_env("LAKEHOUSE_API_TOKEN", ""),
         dashboard_port=_env_number("LAKEHOUSE_DASHBOARD_PORT", 8501),
-        spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]"),
+        spark_master=_env(
+            "LAKEHOUSE_SPARK_MASTER", f"spark://{spark_host}:{spark_master_port}" if cluster else "local[2]"
+        ),
+        spark_master_port=spark_master_port,
+        spark_master_ui_port=_env_number("LAKEHOUSE_SPARK_MASTER_UI_PORT", 8090),
+        spark_workers=_env_number("LAKEHOUSE_SPARK_WORKERS", 2 if cluster else 0),
+        spark_worker_cores=_env_number("LAKEHOUSE_SPARK_WORKER_CORES", 1),
+        spark_worker_memory=_env("LAKEHOUSE_SPARK_WORKER_MEMORY", "1g"),
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"),
         spark_warehouse=_env("LAKEHOUSE_SPARK_WAREHOUSE", str(home / "warehouse")),
         spark_metastore_url=_env(
             "LAKEHOUSE_METASTORE_URL",
-            f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true",
+            f"jdbc:postgresql://127.0.0.1:{postgres_port}/metastore" if cluster else derby,
         ),
         spark_shuffle_partitions=_env_number("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),

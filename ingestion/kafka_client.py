@@ -12,6 +12,11 @@ from ingestion.network import Port, wait_for_port
 T = TypeVar("T")
 
 
+def broker_ports() -> list[Port]:
+    s = settings()
+    return [Port("Kafka broker", s.kafka_host, port) for port in s.kafka_ports]
+
+
 def _reachable(factory: Callable[..., T], **config: Any) -> T:
     from kafka.errors import KafkaTimeoutError
 
@@ -20,7 +25,7 @@ def _reachable(factory: Callable[..., T], **config: Any) -> T:
         f"the Kafka broker is unreachable at {s.kafka_bootstrap}; nothing was read or written",
         hint="start it with `lakehouse up`, or set LAKEHOUSE_KAFKA_HOST/LAKEHOUSE_KAFKA_PORT",
     )
-    if not wait_for_port(Port("Kafka broker", s.kafka_host, s.kafka_port)):
+    if not wait_for_port(broker_ports()):
         raise error
     try:
         return factory(bootstrap_servers=s.kafka_bootstrap, **config)

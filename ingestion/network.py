@@ -25,14 +25,17 @@ def port_answers(port: Port, timeout: float = 1.0) -> bool:
         return False
 
 
-def wait_for_port(port: Port, attempts: int = 4, first_backoff_s: float = 1.0) -> bool:
-    """Whether the port answers, trying again with exponential backoff (1, 2, 4 s ...)."""
+def wait_for_port(port: Port | list[Port], attempts: int = 4, first_backoff_s: float = 1.0) -> bool:
+    """Whether the port (or any of several: the brokers of a cluster) answers, trying again with
+    exponential backoff (1, 2, 4 s ...)."""
+    ports = port if isinstance(port, list) else [port]
     delay = first_backoff_s
     for attempt in range(1, attempts + 1):
-        if port_answers(port):
+        if any(port_answers(each) for each in ports):
             return True
         if attempt < attempts:
-            log.warning("%s at %s:%s not reachable, retrying in %.0fs", port.name, port.host, port.number, delay)
+            where = ", ".join(f"{each.host}:{each.number}" for each in ports)
+            log.warning("%s at %s not reachable, retrying in %.0fs", ports[0].name, where, delay)
             time.sleep(delay)
             delay *= 2
     return False

@@ -20,7 +20,7 @@ from ingestion.batch import BatchWriter, Options, source_lock
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch, kafka_positions, read_batches
-from ingestion.network import Port, port_answers
+from ingestion.network import port_answers
 from ingestion.plans import KafkaPlan, OffsetRange, offsets_text
 from ingestion.sources import Source
 
@@ -170,7 +170,7 @@ def write_kafka_batch(writer: BatchWriter, batch: Batch) -> Batch:
         result = writer.write(batch, kafka_messages(writer.spark, batch.plan))
     except PySparkException as error:
         s = settings()
-        if not port_answers(Port("Kafka broker", s.kafka_host, s.kafka_port)):
+        if not any(port_answers(port) for port in kafka_client.broker_ports()):
             raise LakehouseError(
                 f"the Kafka broker at {s.kafka_bootstrap} became unreachable while batch {batch.batch_id} was read; "
                 "nothing of the batch was committed",

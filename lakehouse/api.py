@@ -291,7 +291,7 @@ def create_app() -> FastAPI:
         services = {
             "spark_connect": port_answers(Port("Spark Connect", s.spark_host, s.connect_port)),
             "spark_thrift": port_answers(Port("Thrift", s.spark_host, s.thrift_port)),
-            "kafka": port_answers(Port("Kafka", s.kafka_host, s.kafka_port)),
+            "kafka": any(port_answers(Port("Kafka", s.kafka_host, port)) for port in s.kafka_ports),
         }
         try:
             freshness = _freshness() if services["spark_connect"] else []

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ingestion.config import PROJECT_ROOT, settings
@@ -16,20 +17,25 @@ from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
 from lakehouse.dbt import build_what_changed, run_dbt
 from lakehouse.services.jars import ensure_jars, kafka_bundle, spark_server_bundle
-from lakehouse.services.kafka import KafkaBroker
+from lakehouse.services.kafka import KafkaBroker, kafka_brokers
 from lakehouse.services.postgres import PostgresServer
 from lakehouse.services.service import Service
+from lakehouse.services.spark_cluster import SparkMaster, spark_workers
 from lakehouse.services.spark_server import SparkServer, spark_home
 
 
 def services() -> list[Service]:
-    """The services `lakehouse up` starts, in order."""
-    return [KafkaBroker(settings()), SparkServer(settings())]
+    """The services `lakehouse up` starts, in order (cluster mode: see Settings.mode)."""
+    s = settings()
+    if s.mode == "cluster":
+        return [PostgresServer(s), *kafka_brokers(s), SparkMaster(s), *spark_workers(s), SparkServer(s)]
+    return [*kafka_brokers(s), SparkServer(s)]
 
 
 def all_services() -> list[Service]:
-    """Also PostgreSQL, which is started when gold is first published to it."""
-    return [*services(), PostgresServer(settings())]
+    """Also PostgreSQL in local mode, which is started when gold is first published to it."""
+    started = services()
+    return started if any(isinstance(x, PostgresServer) for x in started) else [*started, PostgresServer(settings())]
 
 
 def _service(name: str) -> Service:
@@ -50,8 +56,15 @@ def cmd_up(_: argparse.Namespace) -> None:
 
 
 def cmd_down(_: argparse.Namespace) -> None:
-    for service in reversed(all_services()):
-        service.stop()
+    stopping = list(reversed(all_services()))
+    brokers = [service for service in stopping if isinstance(service, KafkaBroker)]
+    for service in stopping:
+        if service is brokers[0]:
+            # Together: a broker stopped last, after the others, would wait for a controller quorum.
+            with ThreadPoolExecutor(len(brokers)) as pool:
+                list(pool.map(lambda broker: broker.stop(), brokers))
+        elif service not in brokers:
+            service.stop()
 
 
 def cmd_status(_: argparse.Namespace) -> None:

@@ -90,6 +90,8 @@ def spark_server_bundle(settings: Settings) -> JarBundle:
             f"org.apache.spark:spark-token-provider-kafka-0-10_2.13:{kafka_connector}",
             "org.apache.kafka:kafka-clients:3.9.0",
             "org.apache.commons:commons-pool2:2.12.0",
+            # The JDBC driver of a Hive metastore in PostgreSQL (cluster mode).
+            "org.postgresql:postgresql:42.7.4",
         ),
         transitive=False,
     )

@@ -1,4 +1,5 @@
-"""A single-node Apache Kafka broker in KRaft mode (broker and controller in one JVM)."""
+"""Apache Kafka in KRaft mode: one broker, or in cluster mode a cluster of brokers, each also a
+controller (broker and controller in one JVM, the controllers forming the KRaft quorum)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import uuid
 
 from ingestion.errors import LakehouseError
-from ingestion.network import Port
+from ingestion.network import Port, port_answers
 from lakehouse.services.jars import ensure_jars, kafka_bundle
 from lakehouse.services.service import Service, java_executable
 
@@ -27,51 +28,82 @@ logger.server.level = info
 """
 
 
+def kafka_brokers(settings) -> list[KafkaBroker]:
+    return [KafkaBroker(settings, node) for node in range(settings.kafka_brokers)]
+
+
 class KafkaBroker(Service):
-    name = "kafka"
-    marker = "kafka"
+    def __init__(self, settings, node: int = 0) -> None:
+        super().__init__(settings)
+        self.node = node
+        self.clustered = settings.kafka_brokers > 1
+        # One broker keeps the names and folders it always had.
+        self.name = self.marker = f"kafka-{node + 1}" if self.clustered else "kafka"
+
+    @property
+    def _broker_port(self) -> int:
+        return self.settings.kafka_ports[self.node]
+
+    def _controller_port(self, node: int) -> int:
+        return self.settings.kafka_controller_port + 2 * node
 
     def ports(self) -> list[Port]:
         s = self.settings
         return [
-            Port("broker", s.kafka_host, s.kafka_port),
-            Port("controller", s.kafka_host, s.kafka_controller_port),
+            Port("broker", s.kafka_host, self._broker_port),
+            Port("controller", s.kafka_host, self._controller_port(self.node)),
         ]
 
     @property
+    def _node_dir(self):
+        return self.settings.kafka_dir / self.name if self.clustered else self.settings.kafka_dir
+
+    @property
     def _config_dir(self):
-        return self.settings.kafka_dir / "config"
+        return self._node_dir / "config"
 
     @property
     def _data_dir(self):
-        return self.settings.kafka_dir / "data"
+        return self._node_dir / "data"
 
     def _server_properties(self) -> str:
         s = self.settings
+        host = s.kafka_host
+        voters = ",".join(f"{n + 1}@{host}:{self._controller_port(n)}" for n in range(s.kafka_brokers))
+        replicas, min_insync = s.kafka_replication, s.kafka_min_insync
         return "\n".join(
             [
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{s.kafka_host}:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{s.kafka_host}:{s.kafka_port},"
-                f"CONTROLLER://{s.kafka_host}:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{s.kafka_host}:{s.kafka_port}",
+                f"node.id={self.node + 1}",
+                f"controller.quorum.voters={voters}",
+                f"listeners=PLAINTEXT://{host}:{self._broker_port},CONTROLLER://{host}:{self._controller_port(self.node)}",
+                f"advertised.listeners=PLAINTEXT://{host}:{self._broker_port}",
                 "controller.listener.names=CONTROLLER",
                 "inter.broker.listener.name=PLAINTEXT",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={self._data_dir}",
                 "num.partitions=3",
                 "auto.create.topics.enable=true",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
+                f"default.replication.factor={replicas}",
+                f"min.insync.replicas={min_insync}",
+                f"offsets.topic.replication.factor={replicas}",
+                f"transaction.state.log.replication.factor={replicas}",
+                f"transaction.state.log.min.isr={min_insync}",
+                f"share.coordinator.state.topic.replication.factor={replicas}",
+                f"share.coordinator.state.topic.min.isr={min_insync}",
                 "group.initial.rebalance.delay.ms=0",
                 "log.retention.hours=168",
                 "",
             ]
         )
+
+    def _cluster_id(self) -> str:
+        """One id for every broker of the cluster, chosen when the first one is formatted."""
+        path = self.settings.kafka_dir / "cluster.id"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_random_cluster_id())
+        return path.read_text().strip()
 
     def _classpath(self) -> str:
         return ":".join(str(jar) for jar in ensure_jars(kafka_bundle(self.settings), self.settings))
@@ -84,7 +116,7 @@ class KafkaBroker(Service):
         if (self._data_dir / "meta.properties").exists():
             return
         self._data_dir.mkdir(parents=True, exist_ok=True)
-        cluster_id = _random_cluster_id()
+        cluster_id = self._cluster_id() if self.clustered else _random_cluster_id()
         result = subprocess.run(
             [
                 java_executable(),
@@ -105,7 +137,7 @@ class KafkaBroker(Service):
                 f"formatting Kafka storage in {self._data_dir} failed:\n{result.stdout}{result.stderr}",
                 hint="`lakehouse clean` wipes the data home if it holds a broken broker",
             )
-        print(f"kafka: formatted storage in {self._data_dir} (cluster {cluster_id})", flush=True)
+        print(f"{self.name}: formatted storage in {self._data_dir} (cluster {cluster_id})", flush=True)
 
     def _jvm_options(self) -> list[str]:
         return [
@@ -134,6 +166,9 @@ class KafkaBroker(Service):
         )
 
     def is_ready(self) -> bool:
+        if self.clustered and self.node < self.settings.kafka_brokers - 1:
+            # Its broker opens once a quorum of controllers is up: the ones started after it.
+            return port_answers(self.ports()[1])
         if not super().is_ready():
             return False
         from kafka import KafkaAdminClient
@@ -145,7 +180,7 @@ class KafkaBroker(Service):
             return False
         try:
             admin.list_topics()
-            return True
+            return len(admin.describe_cluster()["brokers"]) == self.settings.kafka_brokers
         except KafkaError:
             return False
         finally:

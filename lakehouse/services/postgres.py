@@ -126,6 +126,13 @@ class PostgresServer(Service):
             {},
         )
 
+    def _databases(self) -> list[str]:
+        """The published gold's, and the Hive metastore's when it lives in this server (cluster mode)."""
+        own = f"//127.0.0.1:{self.settings.postgres_port}/"
+        url = self.settings.spark_metastore_url
+        metastore = [url.split(own, 1)[1].split("?")[0]] if self.settings.metastore_in_postgres and own in url else []
+        return [DATABASE, *metastore]
+
     def is_ready(self) -> bool:
         if not super().is_ready():
             return False
@@ -133,9 +140,10 @@ class PostgresServer(Service):
 
         try:
             with psycopg.connect(local_url(self.settings, "postgres"), connect_timeout=5, autocommit=True) as db:
-                exists = db.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
-                if not exists:
-                    db.execute(f'create database "{DATABASE}"')
+                for database in self._databases():
+                    exists = db.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+                    if not exists:
+                        db.execute(f'create database "{database}"')
             return True
         except psycopg.OperationalError:
             return False

@@ -13,6 +13,7 @@ import pyspark
 from ingestion.config import Settings
 from ingestion.network import Port
 from lakehouse.services.jars import ensure_jars, spark_server_bundle
+from lakehouse.services.postgres import SUPERUSER as POSTGRES_USER
 from lakehouse.services.service import Service
 
 _LOG4J2 = """rootLogger.level = warn
@@ -38,7 +39,7 @@ def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
 
     profiles.yml repeats them for dbt's `embedded` target, which cannot call Python.
     """
-    return {
+    conf = {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.sources.default": "delta",
@@ -54,6 +55,20 @@ def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
         "spark.local.dir": str(settings.tmp_dir),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
     }
+    if settings.metastore_in_postgres:
+        # DataNucleus creates Hive's metastore tables as it first needs each, as with Derby, but
+        # without foreign keys: adding one to a new table waits for a lock on the table it refers to,
+        # which the very transaction that needed the new table holds (a deadlock in PostgreSQL).
+        conf |= {
+            "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+            "spark.hadoop.javax.jdo.option.ConnectionUserName": POSTGRES_USER,
+            "spark.hadoop.datanucleus.schema.autoCreateAll": "false",
+            "spark.hadoop.datanucleus.schema.autoCreateTables": "true",
+            "spark.hadoop.datanucleus.schema.autoCreateColumns": "true",
+            "spark.hadoop.datanucleus.schema.autoCreateConstraints": "false",
+            "spark.hadoop.hive.metastore.schema.verification": "false",
+        }
+    return conf
 
 
 class SparkServer(Service):
@@ -110,6 +125,9 @@ class SparkServer(Service):
             "spark.driver.extraJavaOptions": java_options,
             "spark.sql.hive.thriftServer.singleSession": "false",
         }
+        if s.spark_master.startswith("spark://"):
+            # One executor per worker, as large as the worker.
+            conf |= {"spark.executor.memory": s.spark_worker_memory, "spark.executor.cores": str(s.spark_worker_cores)}
         hive_conf = {
             "hive.server2.thrift.bind.host": host,
             "hive.server2.thrift.port": str(s.thrift_port),

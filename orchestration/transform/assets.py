@@ -2,16 +2,20 @@
 asset checks. A dbt source's asset key is declared in the sources YAML (`meta.dagster.asset_key`)."""
 
 import json
+import logging
 
-from dagster import AssetExecutionContext, Config
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster import AssetExecutionContext, Config, Output
+from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 from dagster_dbt.utils import dagster_name_fn
+from pyspark.errors import PySparkException
 
 from lakehouse.changes import BuildPlan, plan_build, record_build, record_sources
 from lakehouse.dbt import COMPLETED
 from orchestration.bronze.resources import SparkResource
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import LakehouseTranslator
+
+log = logging.getLogger(__name__)
 
 
 class DbtBuildConfig(Config):
@@ -36,7 +40,8 @@ def lakehouse_dbt_models(
     args = ["build", "--indirect-selection", "cautious"]
     if config.full_refresh or not config.only_what_changed:
         full_refresh = ["--full-refresh"] if config.full_refresh else []
-        yield from dbt.cli([*args, *full_refresh], context=context).stream().fetch_row_counts()
+        invocation = dbt.cli([*args, *full_refresh], context=context)
+        yield from with_row_counts(invocation, spark)
         return
     plan = plan_build(spark.session())
     if plan.nothing_to_do:
@@ -48,7 +53,7 @@ def lakehouse_dbt_models(
     invocation = dbt.cli(
         [*args, *(["--exclude", *unchanged] if unchanged else [])], context=context, raise_on_error=False
     )
-    yield from invocation.stream().fetch_row_counts()
+    yield from with_row_counts(invocation, spark)
     if invocation.process.returncode in COMPLETED:
         if nodes.everything_selected and not unchanged:
             record_build(plan, invocation.target_path)
@@ -57,6 +62,46 @@ def lakehouse_dbt_models(
     error = invocation.get_error()
     if error is not None:
         raise error
+
+
+def with_row_counts(invocation: DbtCliInvocation, spark: SparkResource):
+    """dbt's events, each table model's output with its row count: all of them from one query once
+    the build has ended, so the events are handed on then, in their order (dbt's log streams to the
+    step's log meanwhile). dagster-dbt's `fetch_row_counts()` opened a Thrift session and ran a query
+    per model during the build, on the same cores: the dbt step took 159 s instead of 96 s."""
+    manifest_nodes = invocation.manifest["nodes"]
+    events, failure = [], None
+    try:
+        for event in invocation.stream():
+            events.append(event)
+    except Exception as error:  # a failed build: what it did build is still handed on
+        failure = error
+    tables = {}
+    for event in events:
+        unique_id = event.metadata.get("unique_id") if isinstance(event, Output) else None
+        node = manifest_nodes.get(unique_id.text) if unique_id is not None else None
+        if node is not None and node["config"]["materialized"] != "view":
+            tables[id(event)] = node["relation_name"]
+    counts = _row_counts(spark, sorted(set(tables.values())))
+    for event in events:
+        row_count = counts.get(tables.get(id(event)))
+        yield event if row_count is None else event.with_metadata({**event.metadata, "dagster/row_count": row_count})
+    if failure is not None:
+        raise failure
+
+
+def _row_counts(spark: SparkResource, relations: list[str]) -> dict[str, int]:
+    """Rows of each relation; none when they cannot be counted (the outputs then go without)."""
+    if not relations:
+        return {}
+    union = " union all ".join(
+        f"select '{relation}' as relation, count(*) as n from {relation}" for relation in relations
+    )
+    try:
+        return {row.relation: row.n for row in spark.session().sql(union).collect()}
+    except PySparkException as error:
+        log.warning("row counts of the built models are left out: %s", str(error).splitlines()[0])
+        return {}
 
 
 class _DbtGraph:

@@ -1,0 +1,232 @@
+"""Cluster mode (`LAKEHOUSE_MODE=cluster`): a three-broker Kafka cluster, a Spark standalone master
+with two workers running the lakehouse server's executors, and the Hive metastore in PostgreSQL,
+all started by `lakehouse up` under `.lakehouse/cluster` (ports +50000) and stopped at the end, also
+on failure. The same pipeline on the built lakehouse's input gives the same gold; a broker and a
+worker killed during an ingestion lose and duplicate nothing.
+
+Slow (about 8 minutes): `make test PYTEST_ARGS="-m cluster"` runs it alone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from tests.ingestion.test_malformed_corpus import FILES, send_messages
+from tests.lakehouse.conftest import BUILT_ENV
+
+pytestmark = pytest.mark.cluster
+
+CLUSTER_ENV = {
+    **side_by_side_environment("cluster", port_offset=50000),
+    "LAKEHOUSE_MODE": "cluster",
+    "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
+    "LAKEHOUSE_INGEST_SETTLE_SECONDS": "0",
+}
+HOME = Path(CLUSTER_ENV["LAKEHOUSE_HOME"])
+CLUSTER_ENV["DBT_TARGET_PATH"] = str(HOME / "dbt" / "target")
+CLUSTER_ENV["DBT_LOG_PATH"] = str(HOME / "dbt" / "logs")
+KAFKA_PORT = int(CLUSTER_ENV["LAKEHOUSE_KAFKA_PORT"])
+BOOTSTRAP = ",".join(f"127.0.0.1:{KAFKA_PORT + 2 * n}" for n in range(3))
+SERVICES = ["postgres", "kafka-1", "kafka-2", "kafka-3", "spark-master", "spark-worker-1", "spark-worker-2", "spark"]
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
+    return {**base, **CLUSTER_ENV, **extra}
+
+
+def cluster_cli(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=_environment(**extra_env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _query(env: dict[str, str], code: str) -> object:
+    """Run `code` (which sets `result`) in a child process with a Spark Connect session `spark` to
+    the lakehouse of `env`; the JSON of `result`."""
+    program = (
+        "import json\nfrom ingestion.spark import connect\nspark = connect()\n"
+        f"{code}\nprint('RESULT ' + json.dumps(result))\n"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=PROJECT_ROOT, env={**base, **env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+
+
+GOLD_CHECKSUMS = "from lakehouse.checksums import gold_checksums\nresult = gold_checksums(spark)"
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return (ip.ipv4_mapped or ip).is_loopback if ip.version == 6 else ip.is_loopback
+
+
+def _pid(service: str) -> int:
+    return int((HOME / "run" / f"{service}.pid").read_text())
+
+
+def _master_state() -> dict:
+    url = f"http://127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_SPARK_MASTER_UI_PORT']}/json/"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    cluster_cli("down")
+    shutil.rmtree(HOME, ignore_errors=True)
+    try:
+        up = cluster_cli("up")
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        yield up
+    finally:
+        cluster_cli("down")
+
+
+def test_every_process_of_the_cluster_runs_on_loopback(cluster):
+    status = cluster_cli("status").stdout
+    for service in SERVICES:
+        assert f"{service}: running" in status, status
+    assert "not answering" not in status
+    for service in SERVICES:
+        process = psutil.Process(_pid(service))
+        listening = {c.laddr.ip for p in (process, *process.children(recursive=True)) for c in p.net_connections("tcp")}
+        assert all(_loopback(address) for address in listening), (service, listening)
+
+    master = _master_state()
+    assert sorted(w["state"] for w in master["workers"]) == ["ALIVE", "ALIVE"]
+    (application,) = master["activeapps"]
+    assert application["name"] == "lakehouse-spark-server"
+    assert all(w["coresused"] == 1 for w in master["workers"])  # an executor of the server on each
+
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        assert len(admin.describe_cluster()["brokers"]) == 3
+    finally:
+        admin.close()
+
+    import psycopg
+
+    metastore = f"postgresql://lakehouse@127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_POSTGRES_PORT']}/metastore"
+    with psycopg.connect(metastore) as db:
+        tables = {row[0] for row in db.execute('select "TBL_NAME" from "TBLS"')}
+    assert {"transactions", "sales", "ingestion_batch_events"} <= tables
+
+
+def test_the_pipeline_gives_the_gold_of_local_mode_on_the_same_input(cluster, built):
+    assert cluster_cli("generate", "--rows", "1500").returncode == 0
+    for case in FILES:  # the built lakehouse's input: sample data and the malformed corpus
+        folder = HOME / "landing" / case.source
+        folder.mkdir(parents=True, exist_ok=True)
+        content = case.content.encode() if isinstance(case.content, str) else case.content
+        (folder / f"corpus_{case.name}").write_bytes(content)
+    send_messages(BOOTSTRAP)
+
+    ingest = cluster_cli("ingest")
+    # The corpus's unreadable workbook makes both exit 1 once everything else has landed.
+    assert ingest.returncode == built.ingest.returncode, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    build = cluster_cli("build")
+    assert build.returncode == 0, build.stdout[-4000:]
+
+    cluster_gold = _query(CLUSTER_ENV, GOLD_CHECKSUMS)
+    local_gold = _query(BUILT_ENV, GOLD_CHECKSUMS)
+    assert len(cluster_gold) == 13
+    assert all(rows > 0 for _, rows, _ in cluster_gold)
+    assert cluster_gold == local_gold
+
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        (sales,) = admin.describe_topics(["sales"])
+        assert {len(p["replicas"]) for p in sales["partitions"]} == {3}
+        (config,) = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "sales")])
+        settings = {entry[0]: entry[1] for entry in config.resources[0][4]}
+        assert settings["min.insync.replicas"] == "2"
+    finally:
+        admin.close()
+
+
+def test_a_broker_and_a_worker_lost_during_an_ingestion_lose_and_duplicate_nothing(cluster):
+    from kafka import KafkaProducer
+
+    before = _query(CLUSTER_ENV, "result = spark.table('bronze.sales').count()")
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
+    sent = 60_000
+    for n in range(sent):
+        value = {
+            "vente_id": 900_000 + n, "client_id": 1000 + n % 50, "produit_id": 101, "timestamp": "2026-11-01T10:00:00Z",
+            "quantite": 1, "montant": "10.00", "client_nom": "Client", "segment": "Particulier", "pays": "FR",
+        }  # fmt: skip
+        producer.send("sales", key=f"k{n}".encode(), value=json.dumps(value).encode())
+    producer.flush()
+    producer.close()
+    small_batches = {"LAKEHOUSE_INGEST_BATCH_MESSAGES": "10000"}
+    assert cluster_cli("ingest", "sales", "--max-batches", "2", **small_batches).returncode == 0
+
+    ingestion = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.cli", "ingest", "sales"],
+        cwd=PROJECT_ROOT,
+        env=_environment(**small_batches),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(8)  # connected, and into its first batch of four
+        for service in ("kafka-2", "spark-worker-2"):
+            os.killpg(_pid(service), signal.SIGKILL)
+        output, _ = ingestion.communicate(timeout=600)
+    finally:
+        if ingestion.poll() is None:
+            os.killpg(ingestion.pid, signal.SIGKILL)
+    if ingestion.returncode != 0:  # an ingestion that stopped resumes its batch on the next run
+        resumed = cluster_cli("ingest", "sales")
+        assert resumed.returncode == 0, output[-3000:] + resumed.stdout[-3000:]
+
+    counts = _query(
+        CLUSTER_ENV,
+        'held = spark.sql("select _kafka_partition p, _kafka_offset o from bronze.sales union all '
+        "select kafka_partition, kafka_offset from bronze.quarantine where source = 'sales'\")\n"
+        "result = [held.count(), held.distinct().count(), spark.table('bronze.sales').count(), "
+        "spark.sql(\"select count(*) from bronze.ingestion_batches where source = 'sales' and status = 'started'\")"
+        ".first()[0]]",
+    )
+    offsets = _query(
+        CLUSTER_ENV,
+        "from ingestion import kafka_client\n"
+        "consumer = kafka_client.consumer()\n"
+        "result = sum(end - start for start, end in kafka_client.partition_offsets(consumer, 'sales').values())",
+    )
+    held, distinct, bronze_rows, unfinished = counts
+    assert held == distinct == offsets  # every message once: in bronze or in quarantine
+    assert bronze_rows == before + sent
+    assert unfinished == 0
+    assert "kafka-2: stopped" in cluster_cli("status").stdout
+    restarted = cluster_cli("up")  # the lost processes come back
+    assert restarted.returncode == 0, restarted.stdout[-3000:]
