@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-live bench-serving lint clean distclean
+.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-live bench-serving lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -20,6 +20,7 @@ help:
 	@echo "make publish     copy gold and the ledger into PostgreSQL (the project's own, or LAKEHOUSE_POSTGRES_URL)"
 	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
 	@echo "make bench-baseline   the full dbt build against the same SQL in a plain PySpark program"
+	@echo "make bench-cluster    local mode against cluster mode (one and two workers) on the same data"
 	@echo "make bench-live   how soon new messages and files reach gold with the Dagster daemon running"
 	@echo "make lint    ruff, sqlfluff                  make clean   wipe the data home (keeps jars)"
 
@@ -89,6 +90,9 @@ bench-baseline: install
 
 bench-dagster: install
 	$(BIN)/python benchmarks/dagster_overhead.py $(BENCH_ARGS)
+
+bench-cluster: install postgres
+	$(BIN)/python benchmarks/cluster_mode.py $(BENCH_ARGS)
 
 bench-serving: install postgres
 	$(BIN)/python benchmarks/serving.py $(BENCH_ARGS)
