@@ -158,17 +158,16 @@ def test_the_pipeline_gives_the_gold_of_local_mode_on_the_same_input(cluster, bu
     assert cluster_gold == local_gold
 
     from kafka import KafkaAdminClient
-    from kafka.admin import ConfigResource, ConfigResourceType
 
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     try:
         (sales,) = admin.describe_topics(["sales"])
-        assert {len(p["replicas"]) for p in sales["partitions"]} == {3}
-        (config,) = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "sales")])
-        settings = {entry[0]: entry[1] for entry in config.resources[0][4]}
-        assert settings["min.insync.replicas"] == "2"
     finally:
         admin.close()
+    assert {(len(p["replica_nodes"]), len(p["isr_nodes"])) for p in sales["partitions"]} == {(3, 3)}
+    # (kafka-python's describe_configs answers nothing here: the setting as every broker runs with it)
+    for broker in ("kafka-1", "kafka-2", "kafka-3"):
+        assert "min.insync.replicas=2" in (HOME / "kafka" / broker / "config" / "server.properties").read_text()
 
 
 def test_a_broker_and_a_worker_lost_during_an_ingestion_lose_and_duplicate_nothing(cluster):
