@@ -59,7 +59,7 @@ def cmd_down(_: argparse.Namespace) -> None:
     stopping = list(reversed(all_services()))
     brokers = [service for service in stopping if isinstance(service, KafkaBroker)]
     for service in stopping:
-        if service is brokers[0]:
+        if brokers and service is brokers[0]:
             # Together: a broker stopped last, after the others, would wait for a controller quorum.
             with ThreadPoolExecutor(len(brokers)) as pool:
                 list(pool.map(lambda broker: broker.stop(), brokers))
