@@ -40,3 +40,9 @@ def fresh_home() -> None:
 
 def stop_services() -> None:
     subprocess.run([*CLI, "down"], cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def peak_mib(pid: int) -> int:
+    """Peak resident memory of a process since it started (VmHWM), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) >> 10

@@ -16,22 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from pathlib import Path
 
 import psutil
-from bench_env import CLI, HOME, stop_services, timed
+from bench_env import CLI, HOME, peak_mib, stop_services, timed
 
 MODES = {
     "local": {"LAKEHOUSE_MODE": "local"},
     "cluster, 1 worker": {"LAKEHOUSE_MODE": "cluster", "LAKEHOUSE_SPARK_WORKERS": "1"},
     "cluster, 2 workers": {"LAKEHOUSE_MODE": "cluster", "LAKEHOUSE_SPARK_WORKERS": "2"},
 }
-
-
-def _peak_mib(process: psutil.Process) -> int:
-    status = Path(f"/proc/{process.pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) >> 10
 
 
 def memory() -> dict[str, tuple[int, int]]:
@@ -43,7 +36,7 @@ def memory() -> dict[str, tuple[int, int]]:
             family = [process, *process.children(recursive=True)]
             figures[pid_file.stem] = (
                 sum(p.memory_info().rss for p in family) >> 20,
-                sum(_peak_mib(p) for p in family),
+                sum(peak_mib(p.pid) for p in family),
             )
         except (psutil.NoSuchProcess, ValueError, FileNotFoundError):
             continue
@@ -70,7 +63,6 @@ def main() -> None:
             print(f"{label}: up {up_s:.1f} s, ingest {ingest_s:.1f} s, build {build_s:.1f} s", flush=True)
     finally:
         stop_services()
-        time.sleep(1)
 
     print(f"\n{args.rows:,} records per source, fresh data home each")
     print(f"{'':<20} {'up':>7} {'ingest':>8} {'build':>8} {'ingest + build':>15}")

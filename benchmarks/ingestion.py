@@ -29,7 +29,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.bench_env import ROOT, fresh_home, stop_services  # noqa: E402  (sets the environment first)
+from benchmarks.bench_env import ROOT, fresh_home, peak_mib, stop_services  # noqa: E402  (sets the environment first)
 from ingestion import kafka_client  # noqa: E402
 from ingestion.config import settings  # noqa: E402
 from ingestion.sources import Source, get_source  # noqa: E402
@@ -207,12 +207,6 @@ def write_files(kind: str, size: int) -> int:
     return path.stat().st_size
 
 
-def _peak_mib(process: psutil.Process) -> int:
-    """Peak resident memory of a process since it started (VmHWM)."""
-    status = Path(f"/proc/{process.pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) >> 10
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", default="1000000,5000000", help="comma-separated topic sizes")
@@ -244,7 +238,7 @@ def main() -> None:
                 restart_spark()
             ingest_s, rss = ingest_in_child("kafka", size, run)
             server = psutil.Process(SparkServer(settings()).status().pid)
-            server_rss, server_peak = server.memory_info().rss >> 20, _peak_mib(server)
+            server_rss, server_peak = server.memory_info().rss >> 20, peak_mib(server.pid)
             if server_state == "fresh":
                 restart_spark()  # each side on a server that never read Kafka
             job_s = baseline_in_child(topic)
