@@ -188,7 +188,7 @@ def baseline_in_child(topic: str) -> float:
 def write_files(kind: str, size: int) -> int:
     from lakehouse.sample_data import TRANSACTIONS_HEADER, server_logs, transactions
 
-    folder = settings().landing_dir / bench_source(kind, size).name
+    folder = Path(settings().landing) / bench_source(kind, size).name
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(2)
     path = folder / ("data.csv" if kind == "transactions" else "access.log")

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 from bench_env import CLI, HOME, ROOT, stop_services  # sets the environment first
 
@@ -113,7 +114,7 @@ def main() -> None:
         latencies = [seen[day] - produced[day] for day in produced if day in seen]
 
         file_day = FIRST_DAY + timedelta(days=400)
-        landing = settings().landing_dir / "transactions"
+        landing = Path(settings().landing) / "transactions"
         landing.mkdir(parents=True, exist_ok=True)
         (landing / "live_bench.csv").write_text(
             "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,"

@@ -4,12 +4,8 @@ source, `txnVersion` = batch number): a batch re-run after a crash skips what al
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -19,10 +15,10 @@ from pyspark.sql import functions as F
 
 from ingestion import tables
 from ingestion.config import settings
-from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch, Ledger
 from ingestion.readers import Record
 from ingestion.sources import Source
+from ingestion.storage import folder
 from ingestion.validation import validate
 
 
@@ -50,21 +46,6 @@ def crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-@contextmanager
-def source_lock(source: Source) -> Iterator[None]:
-    """One ingestion per source at a time on this machine."""
-    settings().run_dir.mkdir(parents=True, exist_ok=True)
-    with (settings().run_dir / f"ingest-{source.name}.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LakehouseError(
-                f"another ingestion of {source.name} is running",
-                hint="wait for it to finish; batches are never processed twice",
-            ) from None
-        yield
-
-
 _FIELDS_TYPE = pa.map_(pa.string(), pa.string())
 
 
@@ -88,9 +69,8 @@ class BatchWriter:
         self.spark, self.source, self.options = spark, source, options
         self.ledger = Ledger(spark, source)
         # Left over from an interrupted run: a re-run writes its batch's file again.
-        self._staging = settings().staging_dir / source.name
-        shutil.rmtree(self._staging, ignore_errors=True)
-        self._staging.mkdir(parents=True)
+        self._staging = folder(settings().staging).child(source.name)
+        self._staging.clear()
 
     def write(self, batch: Batch, staged: DataFrame) -> Batch:
         """Check a staged batch once (cached), then split it between bronze and quarantine."""
@@ -110,14 +90,16 @@ class BatchWriter:
         return batch
 
     def write_records(self, batch: Batch, records: list[Record]) -> Batch:
-        """A batch split in Python travels to Spark as a Parquet file in the staging folder:
-        reading it is far faster than sending rows through Spark Connect."""
-        path = self._staging / f"{batch.batch_id}.parquet"
-        pq.write_table(staged_file_records(records, batch.plan.file), path)
+        """A batch split in Python travels to Spark as a Parquet file in the staging folder (local,
+        or HDFS for a server elsewhere): reading it is far faster than sending rows through Spark
+        Connect."""
+        name = f"{batch.batch_id}.parquet"
+        with self._staging.create(name) as handle:
+            pq.write_table(staged_file_records(records, batch.plan.file), handle)
         try:
-            return self.write(batch, self.spark.read.parquet(str(path)))
+            return self.write(batch, self.spark.read.parquet(self._staging.url_of(name)))
         finally:
-            path.unlink(missing_ok=True)
+            self._staging.remove(name)
 
     def _is_bad_whole(self, total: int, bad: int) -> bool:
         minimum = self.source.bad_min_records

@@ -80,7 +80,14 @@ class Settings:
     spark_worker_memory: str
     spark_driver_memory: str
     spark_warehouse: str
+    """Where the Delta tables live: a local folder or any file system URL Spark reads (hdfs://…)."""
+    landing: str
+    """The landing zone (a folder per source): a local folder or hdfs://…."""
+    staging: str
+    """Where batches split in Python wait, as Parquet, for the Spark server: a folder it can read."""
     spark_metastore_url: str
+    metastore_user: str
+    """The metastore database's user (a PostgreSQL metastore; the project's own has no password)."""
     spark_shuffle_partitions: int
     delta_version: str
     spark_kafka_connector_version: str
@@ -90,6 +97,13 @@ class Settings:
     """The dbt docs site (`lakehouse docs`)."""
     dagster_port: int
     """The Dagster UI (`lakehouse ui`)."""
+
+    hdfs_port: int
+    """The NameNode's RPC port (`hdfs://127.0.0.1:<port>/` in cluster mode)."""
+    hdfs_http_port: int
+    """The NameNode's HTTP port: its web UI, and WebHDFS, through which Python reads and writes HDFS."""
+    hdfs_datanode_port: int
+    """The DataNode's data transfer port; its IPC port is the next one, its HTTP port the one after."""
 
     postgres_port: int
     """The PostgreSQL the project starts under the data home (`lakehouse postgres start`)."""
@@ -161,13 +175,9 @@ class Settings:
         return self.home / "spark"
 
     @property
-    def landing_dir(self) -> Path:
-        return self.home / "landing"
-
-    @property
-    def staging_dir(self) -> Path:
-        """Where batches wait, as Parquet, for the Spark server to read them (same machine)."""
-        return self.home / "staging"
+    def hdfs_dir(self) -> Path:
+        """The NameNode's and DataNode's own storage (cluster mode)."""
+        return self.home / "hdfs"
 
     @property
     def postgres_dir(self) -> Path:
@@ -192,6 +202,9 @@ def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
         "LAKEHOUSE_DOCS_PORT": 8080,
         "LAKEHOUSE_DAGSTER_PORT": 3000,
         "LAKEHOUSE_POSTGRES_PORT": 5433,
+        "LAKEHOUSE_HDFS_PORT": 8020,
+        "LAKEHOUSE_HDFS_HTTP_PORT": 9870,
+        "LAKEHOUSE_HDFS_DATANODE_PORT": 9866,
         "LAKEHOUSE_API_PORT": 8000,
         "LAKEHOUSE_DASHBOARD_PORT": 8501,
     }
@@ -213,6 +226,9 @@ def settings() -> Settings:
     postgres_port = _env_number("LAKEHOUSE_POSTGRES_PORT", 5433)
     spark_master_port = _env_number("LAKEHOUSE_SPARK_MASTER_PORT", 7077)
     derby = f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true"
+    hdfs_port = _env_number("LAKEHOUSE_HDFS_PORT", 8020)
+    # Cluster mode keeps every file on HDFS; local mode under the data home.
+    files = f"hdfs://127.0.0.1:{hdfs_port}" if cluster else str(home)
     return Settings(
         mode=mode,
         home=home,
@@ -245,11 +261,17 @@ def settings() -> Settings:
         spark_worker_cores=_env_number("LAKEHOUSE_SPARK_WORKER_CORES", 1),
         spark_worker_memory=_env("LAKEHOUSE_SPARK_WORKER_MEMORY", "1g"),
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"),
-        spark_warehouse=_env("LAKEHOUSE_SPARK_WAREHOUSE", str(home / "warehouse")),
+        spark_warehouse=_env("LAKEHOUSE_SPARK_WAREHOUSE", f"{files}/warehouse"),
+        landing=_env("LAKEHOUSE_LANDING", f"{files}/landing"),
+        staging=_env("LAKEHOUSE_STAGING", f"{files}/staging"),
+        hdfs_port=hdfs_port,
+        hdfs_http_port=_env_number("LAKEHOUSE_HDFS_HTTP_PORT", 9870),
+        hdfs_datanode_port=_env_number("LAKEHOUSE_HDFS_DATANODE_PORT", 9866),
         spark_metastore_url=_env(
             "LAKEHOUSE_METASTORE_URL",
             f"jdbc:postgresql://127.0.0.1:{postgres_port}/metastore" if cluster else derby,
         ),
+        metastore_user=_env("LAKEHOUSE_METASTORE_USER", "lakehouse"),
         spark_shuffle_partitions=_env_number("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         delta_version=_env("LAKEHOUSE_DELTA_VERSION", "4.0.1"),
         spark_kafka_connector_version=_env("LAKEHOUSE_SPARK_KAFKA_VERSION", "4.0.0"),

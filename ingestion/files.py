@@ -11,9 +11,10 @@ from threading import Event
 from pyspark.sql import SparkSession
 
 from ingestion import tables
-from ingestion.batch import BatchWriter, Options, source_lock
-from ingestion.landing import file_sha256, landing_files, landing_folder
+from ingestion.batch import BatchWriter, Options
+from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch, file_progress
+from ingestion.locks import source_lock
 from ingestion.plans import FilePlan
 from ingestion.readers import Record, UnreadableFile, file_defect, read_records
 from ingestion.sources import Source
@@ -35,12 +36,14 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record]
 
 def records_from(source: Source, plan: FilePlan) -> Iterator[Record]:
     """The file's records from the plan's first one on."""
-    return itertools.islice(read_records(source, landing_folder(source) / plan.file), plan.start_record, None)
+    file = landing_folder(source).file(plan.file)
+    if file is None:
+        raise UnreadableFile(plan.file, "the file disappeared while it was being read")
+    return itertools.islice(read_records(source, file), plan.start_record, None)
 
 
 def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Event | None = None) -> list[Batch]:
     started = time.time()
-    landing_folder(source).mkdir(parents=True, exist_ok=True)
     with source_lock(source):
         writer = BatchWriter(spark, source, options)
         done: list[Batch] = []
@@ -48,23 +51,25 @@ def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Ev
             done.extend(_resume(writer, batch))
         # Which files are stable is decided once, up front: a file still being written when the
         # run starts waits for the next run, however long this one takes.
-        for name, path in landing_files(source):
+        for file in landing_folder(source).files():
             if stop and stop.is_set():
                 break
-            age = started - path.stat().st_mtime
+            age = started - file.mtime
             if age < options.settle_seconds:
-                log.info("%s: %s changed %.1fs ago, still being written; left for the next run", source.name, name, age)
+                log.info(
+                    "%s: %s changed %.1fs ago, still being written; left for the next run", source.name, file.name, age
+                )
                 continue
             try:
-                sha256 = file_sha256(path)
+                sha256 = file_sha256(file)
             except FileNotFoundError:
-                log.warning("%s: %s disappeared before it could be read", source.name, name)
+                log.warning("%s: %s disappeared before it could be read", source.name, file.name)
                 continue
-            start = file_progress(writer.ledger.batches, name, sha256)
+            start = file_progress(writer.ledger.batches, file.name, sha256)
             if start is None:
                 continue
-            plan = FilePlan(name, sha256, start, options.batch_rows)
-            defect = file_defect(source, path) if start == 0 else None
+            plan = FilePlan(file.name, sha256, start, options.batch_rows)
+            defect = file_defect(source, file) if start == 0 else None
             if defect:
                 done.append(_skip_unreadable(writer, plan, defect))
             else:
@@ -122,8 +127,8 @@ def write_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], las
 
 
 def _resume(writer: BatchWriter, batch: Batch) -> list[Batch]:
-    plan, path = batch.plan, landing_folder(writer.source) / batch.plan.file
-    if not path.exists() or file_sha256(path) != plan.sha256:
+    plan, file = batch.plan, landing_folder(writer.source).file(batch.plan.file)
+    if file is None or file_sha256(file) != plan.sha256:
         batch.status, batch.note = "abandoned", "interrupted, and its file changed or disappeared since"
         writer.ledger.record(batch)
         return []

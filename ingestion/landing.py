@@ -2,56 +2,47 @@
 
 A file is known by its content hash (a changed file under the same name is a new version), and a
 file modified less than `settle_seconds` ago is still being written: it waits for the next run.
+The zone is a local folder or an HDFS one (`LAKEHOUSE_LANDING`, see `storage.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from ingestion.config import settings
 from ingestion.ledger import file_progress, read_batches
 from ingestion.sources import Source
+from ingestion.storage import Folder, StoredFile, folder
 
 
 @dataclass(frozen=True)
 class LandingFile:
     name: str
     """Relative to the source's landing folder."""
-    path: Path
     size: int
     mtime_ns: int
     sha256: str
 
 
-def landing_folder(source: Source) -> Path:
-    return settings().landing_dir / source.name
+def landing_folder(source: Source) -> Folder:
+    return folder(settings().landing).child(source.name)
 
 
-def landing_files(source: Source) -> Iterator[tuple[str, Path]]:
-    """The files of a source's landing folder (hidden ones excepted), by name relative to it."""
-    folder = landing_folder(source)
-    if folder.exists():
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            yield str(path.relative_to(folder)), path
-
-
-def file_sha256(path: Path) -> str:
+def file_sha256(file: StoredFile) -> str:
     """The content hash; for a file that cannot be opened, its size and modification time stand in
     (so it is reported once, and again only when it changes)."""
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
+        with file.open() as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except PermissionError:
-        stat = path.stat()
-        return f"unreadable:{stat.st_size}:{stat.st_mtime_ns}"
+        return f"unreadable:{file.size}:{file.mtime_ns}"
     return digest.hexdigest()
 
 
@@ -66,15 +57,14 @@ def settled_files(
     now = time.time() if now is None else now
     settle = settings().ingest_settle_seconds if settle_seconds is None else settle_seconds
     found = []
-    for name, path in landing_files(source):
-        stat = path.stat()
-        if now - stat.st_mtime < settle:
+    for file in landing_folder(source).files():
+        if now - file.mtime < settle:
             continue
-        cached = (known or {}).get(name)
-        if cached and (cached.size, cached.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        cached = (known or {}).get(file.name)
+        if cached and (cached.size, cached.mtime_ns) == (file.size, file.mtime_ns):
             found.append(cached)
         else:
-            found.append(LandingFile(name, path, stat.st_size, stat.st_mtime_ns, file_sha256(path)))
+            found.append(LandingFile(file.name, file.size, file.mtime_ns, file_sha256(file)))
     return found
 
 

@@ -16,12 +16,13 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from ingestion.errors import LakehouseError
 from ingestion.sources import Source
+from ingestion.storage import StoredFile
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,20 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 (the caller closes it)
+@contextmanager
+def _open_binary(file: StoredFile) -> Iterator[io.BufferedIOBase]:
+    with file.open() as raw:
+        if file.suffix == ".gz":
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                yield stream
+        else:
+            yield raw
 
 
-def _open_text(source: Source, path: Path) -> io.TextIOBase:
-    return io.TextIOWrapper(_open_binary(path), encoding=source.encoding, errors="surrogateescape", newline="")
+@contextmanager
+def _open_text(source: Source, file: StoredFile) -> Iterator[io.TextIOBase]:
+    with _open_binary(file) as stream:
+        yield io.TextIOWrapper(stream, encoding=source.encoding, errors="surrogateescape", newline="")
 
 
 class UnreadableFile(LakehouseError):
@@ -84,18 +93,18 @@ _READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, KeyError, Val
 """What reading a damaged file raises (gzip.BadGzipFile is an OSError; openpyxl raises the last two)."""
 
 
-def read_records(source: Source, path: Path) -> Iterator[Record]:
+def read_records(source: Source, file: StoredFile) -> Iterator[Record]:
     """The file's records; `UnreadableFile` when the file itself turns out damaged on the way."""
     readers = {"csv": read_csv, "combined_log": read_combined_log, "json": read_json, "xlsx": read_xlsx}
     try:
-        yield from readers[source.format](source, path)
+        yield from readers[source.format](source, file)
     except _READ_ERRORS as error:
-        raise UnreadableFile(path.name, read_error_text(error, path)) from None
+        raise UnreadableFile(file.name, read_error_text(error, file)) from None
 
 
-def read_error_text(error: BaseException, path: Path) -> str:
+def read_error_text(error: BaseException, file: StoredFile) -> str:
     """What is wrong with the file, in words, from what reading it raised."""
-    size = f"{path.stat().st_size:,}" if path.exists() else "?"
+    size = f"{file.size:,}"
     if isinstance(error, EOFError):
         return f"gzip stream ends after {size} bytes without its end marker (truncated or corrupt)"
     if isinstance(error, gzip.BadGzipFile):
@@ -112,7 +121,7 @@ def read_error_text(error: BaseException, path: Path) -> str:
         return "the file disappeared while it was being read"
     if isinstance(error, OSError):
         return f"cannot be read ({error.strerror or error})"
-    return f"not a readable {path.suffix.lstrip('.') or 'file'} ({type(error).__name__}: {error})"
+    return f"not a readable {file.suffix.lstrip('.') or 'file'} ({type(error).__name__}: {error})"
 
 
 _SNIFF_BYTES = 1 << 16
@@ -120,23 +129,23 @@ _BINARY_SHARE = 0.05
 """Text has almost no control bytes; compressed or binary data has about one in nine."""
 
 
-def file_defect(source: Source, path: Path) -> str | None:
+def file_defect(source: Source, file: StoredFile) -> str | None:
     """Why the file cannot be ingested as a whole (checked before any of it lands), or None.
 
     Reads it through once: a truncated or corrupt gzip, a damaged workbook, binary content in a
     text source, an empty file. Defects of single records are the quarantine's, not this."""
     try:
-        if path.stat().st_size == 0:
+        if file.size == 0:
             return "empty file (zero bytes)"
         if source.format == "xlsx":
-            return _workbook_defect(source, path)
-        with _open_binary(path) as stream:
+            return _workbook_defect(source, file)
+        with _open_binary(file) as stream:
             head = stream.read(_SNIFF_BYTES)
             while stream.read(1 << 20):  # a gzip is only known whole once decompressed to its end
                 pass
         return _text_defect(source, head)
     except _READ_ERRORS as error:
-        return read_error_text(error, path)
+        return read_error_text(error, file)
 
 
 def _text_defect(source: Source, head: bytes) -> str | None:
@@ -150,24 +159,25 @@ def _text_defect(source: Source, head: bytes) -> str | None:
     return None
 
 
-def _workbook_defect(source: Source, path: Path) -> str | None:
+def _workbook_defect(source: Source, file: StoredFile) -> str | None:
     from openpyxl import load_workbook
 
-    with zipfile.ZipFile(path) as archive:
-        damaged = archive.testzip()
-    if damaged:
-        return f"damaged workbook: {damaged} fails its CRC check"
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        if source.sheet and source.sheet not in workbook.sheetnames:
-            return f"no worksheet named {source.sheet!r} (it has {', '.join(workbook.sheetnames)})"
-    finally:
-        workbook.close()
+    with file.open() as handle:
+        with zipfile.ZipFile(handle) as archive:
+            damaged = archive.testzip()
+        if damaged:
+            return f"damaged workbook: {damaged} fails its CRC check"
+        workbook = load_workbook(handle, read_only=True, data_only=True)
+        try:
+            if source.sheet and source.sheet not in workbook.sheetnames:
+                return f"no worksheet named {source.sheet!r} (it has {', '.join(workbook.sheetnames)})"
+        finally:
+            workbook.close()
     return None
 
 
-def read_csv(source: Source, path: Path) -> Iterator[Record]:
-    with _open_text(source, path) as text:
+def read_csv(source: Source, file: StoredFile) -> Iterator[Record]:
+    with _open_text(source, file) as text:
         first = text.readline()
         header_line = first.removeprefix("\ufeff")
         delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
@@ -224,8 +234,8 @@ _COMBINED = re.compile(
 )
 
 
-def read_combined_log(source: Source, path: Path) -> Iterator[Record]:
-    with _open_text(source, path) as text:
+def read_combined_log(source: Source, file: StoredFile) -> Iterator[Record]:
+    with _open_text(source, file) as text:
         for number, line in enumerate(text, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -246,9 +256,9 @@ def read_combined_log(source: Source, path: Path) -> Iterator[Record]:
             yield Record(number, line, fields=fields)
 
 
-def read_json(source: Source, path: Path) -> Iterator[Record]:
+def read_json(source: Source, file: StoredFile) -> Iterator[Record]:
     """JSON lines, or one top-level array read element by element (never whole into memory)."""
-    with _open_text(source, path) as text:
+    with _open_text(source, file) as text:
         head = text.read(1)
         while head and head.isspace() or head == "\ufeff":
             head = text.read(1)
@@ -310,27 +320,28 @@ def _json_array_elements(source: Source, text: io.TextIOBase, chunk_size: int = 
         buffer = buffer[end:]
 
 
-def read_xlsx(source: Source, path: Path) -> Iterator[Record]:
+def read_xlsx(source: Source, file: StoredFile) -> Iterator[Record]:
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook[source.sheet] if source.sheet else workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        canonical = _canonical_names(source)
-        header = next(rows, None) or ()
-        columns = [
-            canonical.get(normalise_header(str(name or "")), normalise_header(str(name or ""))) for name in header
-        ]
-        for number, row in enumerate(rows, start=2):
-            values = [_cell_text(value) for value in row]
-            if all(value is None for value in values):
-                continue
-            fields = dict(zip(columns, values, strict=False))
-            raw = json.dumps(dict(zip(columns, values, strict=False)), ensure_ascii=False)
-            yield Record(number, raw, fields=fields)
-    finally:
-        workbook.close()
+    with file.open() as handle:
+        workbook = load_workbook(handle, read_only=True, data_only=True)
+        try:
+            sheet = workbook[source.sheet] if source.sheet else workbook.worksheets[0]
+            rows = sheet.iter_rows(values_only=True)
+            canonical = _canonical_names(source)
+            header = next(rows, None) or ()
+            columns = [
+                canonical.get(normalise_header(str(name or "")), normalise_header(str(name or ""))) for name in header
+            ]
+            for number, row in enumerate(rows, start=2):
+                values = [_cell_text(value) for value in row]
+                if all(value is None for value in values):
+                    continue
+                fields = dict(zip(columns, values, strict=False))
+                raw = json.dumps(dict(zip(columns, values, strict=False)), ensure_ascii=False)
+                yield Record(number, raw, fields=fields)
+        finally:
+            workbook.close()
 
 
 def _cell_text(value: object) -> str | None:

@@ -9,11 +9,12 @@ import logging
 from pyspark.sql import SparkSession
 
 from ingestion import tables
-from ingestion.batch import BatchWriter, Options, source_lock
+from ingestion.batch import BatchWriter, Options
 from ingestion.errors import LakehouseError
 from ingestion.files import records_from, write_file_batch
 from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch
+from ingestion.locks import source_lock
 from ingestion.plans import FilePlan, KafkaPlan
 from ingestion.sources import Source
 from ingestion.topics import write_kafka_batch
@@ -52,10 +53,10 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
         plan = batch.plan
         if isinstance(plan, KafkaPlan):
             return write_kafka_batch(writer, writer.ledger.start(plan, note=note))
-        path = landing_folder(source) / plan.file
-        if not path.exists() or file_sha256(path) != plan.sha256:
+        file = landing_folder(source).file(plan.file)
+        if file is None or file_sha256(file) != plan.sha256:
             raise LakehouseError(
-                f"cannot replay {batch_id}: {path} is gone or changed since it was ingested",
+                f"cannot replay {batch_id}: {landing_folder(source).url_of(plan.file)} is gone or changed since it was ingested",
                 hint="put the original file back in the landing folder",
             )
         chunk = list(itertools.islice(records_from(source, plan), plan.records))

@@ -16,10 +16,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ingestion import kafka_client
-from ingestion.batch import BatchWriter, Options, source_lock
+from ingestion.batch import BatchWriter, Options
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch, kafka_positions, read_batches
+from ingestion.locks import source_lock
 from ingestion.network import port_answers
 from ingestion.plans import KafkaPlan, OffsetRange, offsets_text
 from ingestion.sources import Source

@@ -16,6 +16,7 @@ from ingestion.config import PROJECT_ROOT, settings
 from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
 from lakehouse.dbt import build_what_changed, run_dbt
+from lakehouse.services.hdfs import hadoop_bundle, hdfs_services
 from lakehouse.services.jars import ensure_jars, kafka_bundle, spark_server_bundle
 from lakehouse.services.kafka import KafkaBroker, kafka_brokers
 from lakehouse.services.postgres import PostgresServer
@@ -28,7 +29,14 @@ def services() -> list[Service]:
     """The services `lakehouse up` starts, in order (cluster mode: see Settings.mode)."""
     s = settings()
     if s.mode == "cluster":
-        return [PostgresServer(s), *kafka_brokers(s), SparkMaster(s), *spark_workers(s), SparkServer(s)]
+        return [
+            PostgresServer(s),
+            *hdfs_services(s),
+            *kafka_brokers(s),
+            SparkMaster(s),
+            *spark_workers(s),
+            SparkServer(s),
+        ]
     return [*kafka_brokers(s), SparkServer(s)]
 
 
@@ -84,7 +92,10 @@ def cmd_service(args: argparse.Namespace) -> None:
 
 
 def cmd_jars(_: argparse.Namespace) -> None:
-    for bundle in (kafka_bundle(settings()), spark_server_bundle(settings())):
+    bundles = [kafka_bundle(settings()), spark_server_bundle(settings())]
+    if settings().mode == "cluster":
+        bundles.append(hadoop_bundle())
+    for bundle in bundles:
         jars = ensure_jars(bundle, settings())
         print(f"{bundle.name}: {len(jars)} jars in {bundle.directory(settings())}")
 

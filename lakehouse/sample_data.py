@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ingestion import kafka_client
+from ingestion import kafka_client, storage
 from ingestion.config import settings
 from lakehouse.producer import produce
 
@@ -432,19 +432,21 @@ def topic_is_empty(topic: str) -> bool:
 
 def generate(rows: int, seed: int, files: bool, topics: bool, rate: float | None, only_if_empty: bool) -> None:
     """Sample data for every source: files into the landing zone, messages into the topics."""
-    landing = settings().landing_dir
-    if files and only_if_empty and landing.is_dir() and any(path.is_file() for path in landing.rglob("*")):
+    landing = storage.folder(settings().landing)
+    if files and only_if_empty and landing.files():
         # Written again, the gzip headers and workbooks would differ in their timestamps: new file
         # versions for the ingestion, with nothing new in them.
-        print(f"{landing} already holds files; not writing more")
+        print(f"{landing.url} already holds files; not writing more")
     elif files:
-        written = write_landing_files(landing, seed, rows)
-        settled = time.time() - settings().ingest_settle_seconds - 1
-        for paths in written.values():
-            for path in paths:
-                os.utime(path, (settled, settled))  # complete by construction: no need to wait
+        settled = time.time() - settings().ingest_settle_seconds - 1  # complete by construction
+        settings().tmp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings().tmp_dir) as scratch:
+            written = write_landing_files(Path(scratch), seed, rows)
+            for paths in written.values():
+                for path in paths:
+                    landing.put(path, path.relative_to(scratch).as_posix(), mtime=settled)
         total = sum(len(paths) for paths in written.values())
-        print(f"wrote {total} sample files into {landing}")
+        print(f"wrote {total} sample files into {landing.url}")
     if topics:
         for offset, (topic, generator) in enumerate(TOPIC_GENERATORS.items()):
             if only_if_empty and not topic_is_empty(topic):

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from ingestion import storage
 from ingestion.config import PROJECT_ROOT, settings
 from ingestion.errors import LakehouseError
 
@@ -77,7 +78,13 @@ def connect_duckdb():
 # -- raw inputs ---------------------------------------------------------------------------------
 def _files(source: str) -> list[Path]:
     """A source's landing files in the order the ingestion reads them (by name)."""
-    folder = settings().landing_dir / source
+    landing = storage.folder(settings().landing)
+    if not isinstance(landing, storage.LocalFolder):
+        raise LakehouseError(
+            f"`lakehouse verify` reads the raw inputs with DuckDB from the local disk; the landing zone is {landing.url}",
+            hint="run it against a lakehouse in local mode",
+        )
+    folder = landing.path / source
     if not folder.exists():
         return []
     return sorted((p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")), key=lambda p: str(p))

@@ -119,7 +119,7 @@ def spark(spark_server):
 
 def land(source: str, name: str, content: bytes | str, settled: bool = True) -> Path:
     """Put a file in a source's landing folder, as a finished upload (or one still being written)."""
-    folder = settings().landing_dir / source
+    folder = Path(settings().landing) / source
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_bytes(content.encode() if isinstance(content, str) else content)

@@ -13,7 +13,6 @@ import pyspark
 from ingestion.config import Settings
 from ingestion.network import Port
 from lakehouse.services.jars import ensure_jars, spark_server_bundle
-from lakehouse.services.postgres import SUPERUSER as POSTGRES_USER
 from lakehouse.services.service import Service
 
 _LOG4J2 = """rootLogger.level = warn
@@ -61,7 +60,7 @@ def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
         # which the very transaction that needed the new table holds (a deadlock in PostgreSQL).
         conf |= {
             "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
-            "spark.hadoop.javax.jdo.option.ConnectionUserName": POSTGRES_USER,
+            "spark.hadoop.javax.jdo.option.ConnectionUserName": settings.metastore_user,
             "spark.hadoop.datanucleus.schema.autoCreateAll": "false",
             "spark.hadoop.datanucleus.schema.autoCreateTables": "true",
             "spark.hadoop.datanucleus.schema.autoCreateColumns": "true",

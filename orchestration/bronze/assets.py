@@ -35,7 +35,7 @@ def bronze_key(source: Source) -> AssetKey:
 
 def upstream_spec(source: Source) -> AssetSpec:
     if source.kind == "file":
-        where = f"Landing folder `{settings().landing_dir / source.name}` ({source.format} files)."
+        where = f"Landing folder `{settings().landing}/{source.name}` ({source.format} files)."
     else:
         where = f"Kafka topic `{source.topic}` on {settings().kafka_bootstrap} (JSON values)."
     return AssetSpec(key=upstream_key(source), group_name="landing", description=where, kinds={source.kind})

@@ -23,7 +23,7 @@ from dagster import (
 
 from ingestion.api import pending_files, unread_offsets
 from ingestion.errors import LakehouseError
-from ingestion.landing import LandingFile, landing_folder
+from ingestion.landing import LandingFile
 from ingestion.plans import offsets_text
 from ingestion.sources import SOURCES, Source
 from orchestration.bronze.assets import bronze_key
@@ -67,10 +67,7 @@ def _ingestion_sensor(source: Source, name: str, description: str):
 
 
 def _known_files(source: Source, cursor: dict) -> dict[str, LandingFile]:
-    folder = landing_folder(source)
-    return {
-        name: LandingFile(name, folder / name, size, mtime, sha) for name, size, mtime, sha in cursor.get("files", [])
-    }
+    return {name: LandingFile(name, size, mtime, sha) for name, size, mtime, sha in cursor.get("files", [])}
 
 
 def landing_sensor(source: Source) -> SensorDefinition:

@@ -16,6 +16,7 @@ import pytest
 
 from ingestion.api import Options, ingest
 from ingestion.sources import get_source
+from ingestion.storage import local_file
 from tests.conftest import land, rows, xlsx_bytes
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status"
@@ -231,7 +232,7 @@ def test_a_source_reads_the_encoding_it_is_set_to(tmp_path, monkeypatch, encodin
     monkeypatch.setenv("LAKEHOUSE_TRANSACTIONS_ENCODING", encoding)
     path = tmp_path / "export.csv"
     path.write_bytes((HEADER + "\n" + _tx(1, country="Société") + "\n").encode("cp1252"))
-    (record,) = read_records(get_source("transactions"), path)
+    (record,) = read_records(get_source("transactions"), local_file(path))
     assert (record.fields or {}).get("country") == expected
     if expected is None:
         assert record.error == "undecodable bytes (the file is not UTF-8)"

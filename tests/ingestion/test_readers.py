@@ -9,6 +9,7 @@ from openpyxl import Workbook
 
 from ingestion.readers import read_records
 from ingestion.sources import get_source
+from ingestion.storage import local_file
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status"
 
@@ -23,7 +24,7 @@ def test_csv_with_bom_semicolons_quotes_and_bad_rows(tmp_path):
     )
     path.write_bytes(b"\xef\xbb\xbf" + body.encode() + b"\nT4;C\xe9;104;1;1;EUR;2026-11-01;FR;card;ok\n")
 
-    records = list(read_records(get_source("transactions"), path))
+    records = list(read_records(get_source("transactions"), local_file(path)))
 
     assert [r.position for r in records] == [2, 3, 5, 6]
     first = records[0].fields
@@ -48,7 +49,7 @@ def test_combined_logs_gzip(tmp_path):
     with gzip.open(path, "wt") as handle:
         handle.write("\n".join(lines) + "\n")
 
-    records = list(read_records(get_source("server_logs"), path))
+    records = list(read_records(get_source("server_logs"), local_file(path)))
 
     assert records[0].fields == {
         "client_ip": "203.0.113.9",
@@ -69,7 +70,7 @@ def test_json_array_is_streamed_element_by_element(tmp_path):
     path = tmp_path / "posts.json"
     path.write_text(json.dumps(posts, indent=1))
 
-    records = list(read_records(get_source("social_posts"), path))
+    records = list(read_records(get_source("social_posts"), local_file(path)))
 
     assert len(records) == 3000
     assert [json.loads(r.raw) for r in records] == posts
@@ -80,7 +81,7 @@ def test_json_lines_keep_invalid_lines_for_spark_to_reject(tmp_path):
     path = tmp_path / "posts.jsonl"
     path.write_bytes(b'{"post_id": "P1"}\n\n{"post_id": \n{"post_id": "P\xff"}\n')
 
-    records = list(read_records(get_source("social_posts"), path))
+    records = list(read_records(get_source("social_posts"), local_file(path)))
 
     assert [(r.position, r.raw, r.error) for r in records[:2]] == [
         (1, '{"post_id": "P1"}', None),
@@ -99,7 +100,7 @@ def test_xlsx_rows_with_header_aliases(tmp_path):
     path = tmp_path / "sites.xlsx"
     workbook.save(path)
 
-    records = list(read_records(get_source("water_sites"), path))
+    records = list(read_records(get_source("water_sites"), local_file(path)))
 
     assert [r.position for r in records] == [2, 4]
     assert records[0].fields == {
@@ -126,8 +127,8 @@ def test_control_characters_are_not_text(tmp_path):
         b'203.0.113.9 - - [10/Oct/2026:13:55:37 +0000] "GET /\x07 HTTP/1.1" 200 12 "-" "curl/8"\n'
     )
 
-    csv_records = list(read_records(get_source("transactions"), csv_path))
-    log_records = list(read_records(get_source("server_logs"), log_path))
+    csv_records = list(read_records(get_source("transactions"), local_file(csv_path)))
+    log_records = list(read_records(get_source("server_logs"), local_file(log_path)))
 
     assert [r.error for r in csv_records] == [None, "control character U+0000 in field customer_id", None]
     assert csv_records[2].fields["country"] == "FR\tBE"  # a tab inside a field is text
