@@ -58,7 +58,7 @@ manifest: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dagster-dbt project prepare-and-package --file orchestration/transform/project.py
 
 test: install browser postgres manifest
-	$(BIN)/lakehouse jars
+	LAKEHOUSE_MODE=cluster $(BIN)/lakehouse jars  # cluster mode's Hadoop jars too: the cluster test starts HDFS
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs: install

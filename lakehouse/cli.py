@@ -145,6 +145,24 @@ def cmd_generate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_land(args: argparse.Namespace) -> None:
+    from ingestion.landing import landing_folder
+
+    source = get_source(args.source)
+    if source.kind != "file":
+        raise LakehouseError(
+            f"{source.name} reads the Kafka topic {source.topic}, not files",
+            hint=f"lakehouse produce-file {source.topic} FILE",
+        )
+    folder = landing_folder(source)
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            raise LakehouseError(f"{path}: no such file", hint="name files on this machine's disk")
+        folder.put(path, path.name)
+        print(f"{path} -> {folder.url_of(path.name)}")
+
+
 def cmd_produce_file(args: argparse.Namespace) -> None:
 
     from lakehouse.producer import replay_file
@@ -365,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip topics that already hold messages, and files if the landing zone holds any",
     )
+    land = add("land", cmd_land, "copy files into a source's landing folder (local, or HDFS in cluster mode)")
+    land.add_argument("source", help=f"any of: {', '.join(n for n, s in SOURCES.items() if s.kind == 'file')}")
+    land.add_argument("files", nargs="+", metavar="FILE")
     produce_file = add("produce-file", cmd_produce_file, "replay a CSV, JSON-lines or .xlsx file into a topic")
     produce_file.add_argument("topic")
     produce_file.add_argument("file")

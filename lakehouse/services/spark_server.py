@@ -130,6 +130,9 @@ class SparkServer(Service):
         hive_conf = {
             "hive.server2.thrift.bind.host": host,
             "hive.server2.thrift.port": str(s.thrift_port),
+            # Queries run as the server's own user, who owns the warehouse (on HDFS a JDBC user
+            # such as dbt's would be refused writing there).
+            "hive.server2.enable.doAs": "false",
             **{key: str(folder) for key, folder in self._hive_dirs().items()},
         }
         argv = [

@@ -1,8 +1,10 @@
 """Cluster mode (`LAKEHOUSE_MODE=cluster`): a three-broker Kafka cluster, a Spark standalone master
-with two workers running the lakehouse server's executors, and the Hive metastore in PostgreSQL,
-all started by `lakehouse up` under `.lakehouse/cluster` (ports +50000) and stopped at the end, also
-on failure. The same pipeline on the built lakehouse's input gives the same gold; a broker and a
-worker killed during an ingestion lose and duplicate nothing.
+with two workers running the lakehouse server's executors, the Hive metastore in PostgreSQL and HDFS
+(NameNode and DataNode) holding the warehouse, the landing zone and the staging area, all started by
+`lakehouse up` under `.lakehouse/cluster` (ports +50000) and stopped at the end, also on failure.
+The same pipeline on the built lakehouse's input gives the same gold; Dagster, rollback, replay and
+Thrift work there unchanged; a broker and a worker killed during an ingestion lose and duplicate
+nothing.
 
 Slow (about 8 minutes): `make test PYTEST_ARGS="-m cluster"` runs it alone.
 """
@@ -40,7 +42,18 @@ CLUSTER_ENV["DBT_TARGET_PATH"] = str(HOME / "dbt" / "target")
 CLUSTER_ENV["DBT_LOG_PATH"] = str(HOME / "dbt" / "logs")
 KAFKA_PORT = int(CLUSTER_ENV["LAKEHOUSE_KAFKA_PORT"])
 BOOTSTRAP = ",".join(f"127.0.0.1:{KAFKA_PORT + 2 * n}" for n in range(3))
-SERVICES = ["postgres", "kafka-1", "kafka-2", "kafka-3", "spark-master", "spark-worker-1", "spark-worker-2", "spark"]
+SERVICES = [
+    "postgres",
+    "hdfs-namenode",
+    "hdfs-datanode",
+    "kafka-1",
+    "kafka-2",
+    "kafka-3",
+    "spark-master",
+    "spark-worker-1",
+    "spark-worker-2",
+    "spark",
+]
 
 
 def _environment(**extra: str) -> dict[str, str]:
@@ -86,6 +99,33 @@ def _pid(service: str) -> int:
     return int((HOME / "run" / f"{service}.pid").read_text())
 
 
+def _hdfs(path: str) -> list[str]:
+    """The names in an HDFS folder, through WebHDFS."""
+    url = f"http://127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_HDFS_HTTP_PORT']}/webhdfs/v1{path}?op=LISTSTATUS&user.name=root"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return sorted(status["pathSuffix"] for status in json.load(answer)["FileStatuses"]["FileStatus"])
+
+
+HDFS = f"hdfs://127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_HDFS_PORT']}"
+
+
+def _metastore(sql: str) -> list[tuple]:
+    import psycopg
+
+    metastore = f"postgresql://lakehouse@127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_POSTGRES_PORT']}/metastore"
+    with psycopg.connect(metastore) as db:
+        return db.execute(sql).fetchall()
+
+
+def _land(source: str, files: dict[str, bytes], folder: Path) -> None:
+    """Files into the source's landing folder on HDFS, the way a user does: `lakehouse land`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    landed = cluster_cli("land", source, *(str(folder / name) for name in files))
+    assert landed.returncode == 0, landed.stderr
+
+
 def _master_state() -> dict:
     url = f"http://127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_SPARK_MASTER_UI_PORT']}/json/"
     with urllib.request.urlopen(url, timeout=10) as answer:
@@ -128,22 +168,25 @@ def test_every_process_of_the_cluster_runs_on_loopback(cluster):
     finally:
         admin.close()
 
-    import psycopg
+    locations = dict(_metastore('select "TBL_NAME", "LOCATION" from "TBLS" join "SDS" using ("SD_ID")'))
+    assert {"transactions", "sales", "ingestion_batch_events"} <= set(locations)
+    assert locations["transactions"] == f"{HDFS}/warehouse/bronze.db/transactions"
+    assert all(location.startswith(f"{HDFS}/warehouse/") for location in locations.values())
+    assert _hdfs("/warehouse/bronze.db/transactions") == ["_delta_log"]
 
-    metastore = f"postgresql://lakehouse@127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_POSTGRES_PORT']}/metastore"
-    with psycopg.connect(metastore) as db:
-        tables = {row[0] for row in db.execute('select "TBL_NAME" from "TBLS"')}
-    assert {"transactions", "sales", "ingestion_batch_events"} <= tables
 
-
-def test_the_pipeline_gives_the_gold_of_local_mode_on_the_same_input(cluster, built):
+def test_the_pipeline_gives_the_gold_of_local_mode_on_the_same_input(cluster, built, tmp_path):
     assert cluster_cli("generate", "--rows", "1500").returncode == 0
-    for case in FILES:  # the built lakehouse's input: sample data and the malformed corpus
-        folder = HOME / "landing" / case.source
-        folder.mkdir(parents=True, exist_ok=True)
-        content = case.content.encode() if isinstance(case.content, str) else case.content
-        (folder / f"corpus_{case.name}").write_bytes(content)
+    for source in sorted({case.source for case in FILES}):  # the built lakehouse's input: sample data and corpus
+        corpus = {
+            f"corpus_{case.name}": case.content.encode() if isinstance(case.content, str) else case.content
+            for case in FILES
+            if case.source == source
+        }
+        _land(source, corpus, tmp_path / source)
     send_messages(BOOTSTRAP)
+    assert "transactions_2026-11-01.csv" in _hdfs("/landing/transactions")
+    assert not (HOME / "landing").exists()  # nothing on the local disk
 
     ingest = cluster_cli("ingest")
     # The corpus's unreadable workbook makes both exit 1 once everything else has landed.
@@ -168,6 +211,55 @@ def test_the_pipeline_gives_the_gold_of_local_mode_on_the_same_input(cluster, bu
     # (kafka-python's describe_configs answers nothing here: the setting as every broker runs with it)
     for broker in ("kafka-1", "kafka-2", "kafka-3"):
         assert "min.insync.replicas=2" in (HOME / "kafka" / broker / "config" / "server.properties").read_text()
+
+
+def test_dagster_rollback_replay_and_thrift_work_unchanged_on_hdfs(cluster, tmp_path):
+    from openpyxl import load_workbook
+
+    from lakehouse.sample_data import write_landing_files
+
+    (workbook,) = write_landing_files(tmp_path / "generated", seed=11, rows=100)["water_methods"]
+    methods = sum(1 for row in load_workbook(workbook).active.iter_rows(min_row=2) if any(c.value for c in row))
+    _land("water_methods", {"methods_2.xlsx": workbook.read_bytes()}, tmp_path / "new")
+    dagster = {"DAGSTER_HOME": str(HOME / "dagster")}
+    (HOME / "dagster").mkdir(exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "orchestration" / "dagster.yaml", HOME / "dagster" / "dagster.yaml")
+    dagster_cli = [sys.executable, "-m", "dagster"]
+
+    sensor = subprocess.run(
+        [*dagster_cli, "sensor", "preview", "water_methods_landing_files", "-m", "orchestration.definitions"],
+        cwd=PROJECT_ROOT, env=_environment(**dagster), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "new file versions methods_2.xlsx" in sensor.stdout + sensor.stderr, sensor.stderr[-3000:]
+    assert "returning run requests for 1 run" in sensor.stdout
+
+    materialize = subprocess.run(
+        [*dagster_cli, "asset", "materialize", "--select", "bronze/water_methods", "-m", "orchestration.definitions"],
+        cwd=PROJECT_ROOT, env=_environment(**dagster), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert materialize.returncode == 0, materialize.stderr[-3000:]
+
+    def landed() -> list:
+        return _query(
+            CLUSTER_ENV,
+            'result = [list(r) for r in spark.sql("select b.batch_id, b.status, count(t._batch_id) '
+            "from bronze.ingestion_batches b left join bronze.water_methods t on t._batch_id = b.batch_id "
+            "where b.file_name = 'methods_2.xlsx' group by 1, 2 order by 1\").collect()]",
+        )
+
+    ((batch, status, rows),) = landed()
+    assert (status, rows) == ("committed", methods)
+    assert cluster_cli("rollback", "water_methods", batch).returncode == 0
+    replay = cluster_cli("replay", "water_methods", batch)
+    assert replay.returncode == 0, replay.stderr
+    assert [(s, n) for _, s, n in landed()] == [("rolled_back", 0), ("committed", methods)]
+
+    from pyhive import hive
+
+    with hive.connect("127.0.0.1", port=int(CLUSTER_ENV["LAKEHOUSE_THRIFT_PORT"])) as thrift:
+        cursor = thrift.cursor()
+        cursor.execute("select count(*) from bronze.water_methods where _source_file = 'methods_2.xlsx'")
+        assert cursor.fetchone() == (methods,)
 
 
 def test_a_broker_and_a_worker_lost_during_an_ingestion_lose_and_duplicate_nothing(cluster):
