@@ -114,7 +114,7 @@ def kafka_to_delta(topic: str) -> None:
     spark.sql("create schema if not exists bench_baseline")
     messages = (
         spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", settings().kafka_bootstrap)
+        .options(**kafka_client.spark_options())
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
         .option("endingOffsets", "latest")

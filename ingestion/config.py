@@ -42,7 +42,17 @@ def _env_flag(name: str, default: bool) -> bool:
     return raw in ("true", "1", "yes")
 
 
+def _env_choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first is the default); a clear error otherwise."""
+    value = _env(name, choices[0])
+    if value not in choices:
+        raise LakehouseError(f"{name}={value!r} is not one of {', '.join(choices)}", hint=f"unset it for {choices[0]}")
+    return value
+
+
 MODES = ("local", "cluster")
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,14 @@ class Settings:
     kafka_controller_port + 2n); topics are replicated to up to three of them."""
     kafka_heap: str
     kafka_version: str
+    kafka_bootstrap_servers: str
+    """host:port,… of an existing Kafka cluster (empty: the brokers `lakehouse up` starts)."""
+    kafka_security_protocol: str
+    """PLAINTEXT, or SASL_PLAINTEXT / SASL_SSL with a user (the project's own brokers: SASL_PLAINTEXT
+    with PLAIN, the user and password being the only account)."""
+    kafka_sasl_mechanism: str
+    kafka_username: str
+    kafka_password: str
 
     spark_host: str
     thrift_port: int
@@ -105,6 +123,15 @@ class Settings:
     hdfs_datanode_port: int
     """The DataNode's data transfer port; its IPC port is the next one, its HTTP port the one after."""
 
+    s3_port: int
+    """The project's own S3 server (SeaweedFS), started when the warehouse is `s3a://…` on it; its
+    internal servers take the next seven ports."""
+    s3_endpoint: str
+    """The S3 endpoint of an `s3a://` warehouse (default: the project's own server)."""
+    s3_access_key: str
+    s3_secret_key: str
+    """Credentials for the endpoint; empty for the project's own server, which makes its own."""
+
     postgres_port: int
     """The PostgreSQL the project starts under the data home (`lakehouse postgres start`)."""
     postgres_url: str
@@ -135,7 +162,13 @@ class Settings:
 
     @property
     def kafka_bootstrap(self) -> str:
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
         return ",".join(f"{self.kafka_host}:{port}" for port in self.kafka_ports)
+
+    @property
+    def kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
 
     @property
     def kafka_replication(self) -> int:
@@ -149,6 +182,11 @@ class Settings:
     @property
     def metastore_in_postgres(self) -> bool:
         return self.spark_metastore_url.startswith("jdbc:postgresql:")
+
+    @property
+    def serves_s3(self) -> bool:
+        """Whether the warehouse is on the project's own S3 server, which `lakehouse up` then starts."""
+        return self.spark_warehouse.startswith("s3a://") and self.s3_endpoint == f"http://127.0.0.1:{self.s3_port}"
 
     @property
     def spark_connect_url(self) -> str:
@@ -205,6 +243,7 @@ def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
         "LAKEHOUSE_HDFS_PORT": 8020,
         "LAKEHOUSE_HDFS_HTTP_PORT": 9870,
         "LAKEHOUSE_HDFS_DATANODE_PORT": 9866,
+        "LAKEHOUSE_S3_PORT": 8333,
         "LAKEHOUSE_API_PORT": 8000,
         "LAKEHOUSE_DASHBOARD_PORT": 8501,
     }
@@ -216,9 +255,7 @@ def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
 
 @cache
 def settings() -> Settings:
-    mode = _env("LAKEHOUSE_MODE", "local")
-    if mode not in MODES:
-        raise LakehouseError(f"LAKEHOUSE_MODE={mode!r} is not one of {', '.join(MODES)}", hint="unset it for local")
+    mode = _env_choice("LAKEHOUSE_MODE", MODES)
     cluster = mode == "cluster"
     home = Path(_env("LAKEHOUSE_HOME", str(PROJECT_ROOT / ".lakehouse"))).resolve()
     cache_dir = Path(_env("LAKEHOUSE_CACHE", str(home / "cache"))).resolve()
@@ -227,6 +264,7 @@ def settings() -> Settings:
     spark_master_port = _env_number("LAKEHOUSE_SPARK_MASTER_PORT", 7077)
     derby = f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true"
     hdfs_port = _env_number("LAKEHOUSE_HDFS_PORT", 8020)
+    s3_port = _env_number("LAKEHOUSE_S3_PORT", 8333)
     # Cluster mode keeps every file on HDFS; local mode under the data home.
     files = f"hdfs://127.0.0.1:{hdfs_port}" if cluster else str(home)
     return Settings(
@@ -240,12 +278,21 @@ def settings() -> Settings:
         kafka_brokers=_env_number("LAKEHOUSE_KAFKA_BROKERS", 3 if cluster else 1),
         kafka_heap=_env("LAKEHOUSE_KAFKA_HEAP", "512m"),
         kafka_version=_env("LAKEHOUSE_KAFKA_VERSION", "4.1.1"),
+        kafka_bootstrap_servers=_env("LAKEHOUSE_KAFKA_BOOTSTRAP", ""),
+        kafka_security_protocol=_env_choice("LAKEHOUSE_KAFKA_SECURITY_PROTOCOL", KAFKA_PROTOCOLS),
+        kafka_sasl_mechanism=_env_choice("LAKEHOUSE_KAFKA_SASL_MECHANISM", KAFKA_MECHANISMS),
+        kafka_username=_env("LAKEHOUSE_KAFKA_USERNAME", ""),
+        kafka_password=_env("LAKEHOUSE_KAFKA_PASSWORD", ""),
         spark_host=spark_host,
         thrift_port=_env_number("LAKEHOUSE_THRIFT_PORT", 10000),
         connect_port=_env_number("LAKEHOUSE_CONNECT_PORT", 15002),
         spark_ui_port=_env_number("LAKEHOUSE_SPARK_UI_PORT", 4040),
         docs_port=_env_number("LAKEHOUSE_DOCS_PORT", 8080),
         dagster_port=_env_number("LAKEHOUSE_DAGSTER_PORT", 3000),
+        s3_port=s3_port,
+        s3_endpoint=_env("LAKEHOUSE_S3_ENDPOINT", f"http://127.0.0.1:{s3_port}"),
+        s3_access_key=_env("LAKEHOUSE_S3_ACCESS_KEY", ""),
+        s3_secret_key=_env("LAKEHOUSE_S3_SECRET_KEY", ""),
         postgres_port=postgres_port,
         postgres_url=_env("LAKEHOUSE_POSTGRES_URL", ""),
         publish_after_build=_env_flag("LAKEHOUSE_PUBLISH_AFTER_BUILD", True),

@@ -112,7 +112,7 @@ def kafka_messages(spark: SparkSession, plan: KafkaPlan) -> DataFrame:
     }
     messages = (
         spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", settings().kafka_bootstrap)
+        .options(**kafka_client.spark_options())
         .option("assign", json.dumps({topic: [r.partition for r in plan.ranges]}))
         .options(**{name: json.dumps(value) for name, value in offsets.items()})
         .option("failOnDataLoss", "true")

@@ -17,9 +17,10 @@ from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
 from lakehouse.dbt import build_what_changed, run_dbt
 from lakehouse.services.hdfs import hadoop_bundle, hdfs_services
-from lakehouse.services.jars import ensure_jars, kafka_bundle, spark_server_bundle
+from lakehouse.services.jars import ensure_jars, kafka_bundle, s3a_bundle, spark_server_bundle
 from lakehouse.services.kafka import KafkaBroker, kafka_brokers
 from lakehouse.services.postgres import PostgresServer
+from lakehouse.services.seaweedfs import SeaweedS3
 from lakehouse.services.service import Service
 from lakehouse.services.spark_cluster import SparkMaster, spark_workers
 from lakehouse.services.spark_server import SparkServer, spark_home
@@ -28,16 +29,18 @@ from lakehouse.services.spark_server import SparkServer, spark_home
 def services() -> list[Service]:
     """The services `lakehouse up` starts, in order (cluster mode: see Settings.mode)."""
     s = settings()
+    object_store = [SeaweedS3(s)] if s.serves_s3 else []
     if s.mode == "cluster":
         return [
             PostgresServer(s),
             *hdfs_services(s),
+            *object_store,
             *kafka_brokers(s),
             SparkMaster(s),
             *spark_workers(s),
             SparkServer(s),
         ]
-    return [*kafka_brokers(s), SparkServer(s)]
+    return [*kafka_brokers(s), *object_store, SparkServer(s)]
 
 
 def all_services() -> list[Service]:
@@ -95,6 +98,8 @@ def cmd_jars(_: argparse.Namespace) -> None:
     bundles = [kafka_bundle(settings()), spark_server_bundle(settings())]
     if settings().mode == "cluster":
         bundles.append(hadoop_bundle())
+    if settings().spark_warehouse.startswith("s3a://"):
+        bundles.append(s3a_bundle())
     for bundle in bundles:
         jars = ensure_jars(bundle, settings())
         print(f"{bundle.name}: {len(jars)} jars in {bundle.directory(settings())}")

@@ -47,6 +47,9 @@ class JarBundle:
     name: str
     artifacts: tuple[str, ...]  # groupId:artifactId:version
     transitive: bool
+    excluded: tuple[str, ...] = ()
+    """groupId:artifactId (`*` for any) left out of every artifact's dependencies: what Spark ships
+    already (its version wins), or what is not needed."""
 
     def directory(self, settings: Settings) -> Path:
         return settings.jars_dir / self.name
@@ -56,7 +59,10 @@ class JarBundle:
 
     def is_complete(self, settings: Settings) -> bool:
         marker = self._marker(settings)
-        return marker.exists() and marker.read_text() == "\n".join(self.artifacts)
+        return marker.exists() and marker.read_text() == self._identity()
+
+    def _identity(self) -> str:
+        return "\n".join([*self.artifacts, *(f"-{excluded}" for excluded in self.excluded)])
 
     def classpath(self, settings: Settings) -> list[Path]:
         return sorted(self.directory(settings).glob("*.jar"))
@@ -97,6 +103,31 @@ def spark_server_bundle(settings: Settings) -> JarBundle:
     )
 
 
+def s3a_bundle() -> JarBundle:
+    """Hadoop's S3A file system (the warehouse on S3) and the AWS SDK it calls; hadoop-aws matches
+    the Hadoop client inside Spark 4.0, the SDK is the newest served (hadoop-aws only needs v2)."""
+    sdk = "2.57.8"
+    return JarBundle(
+        name="s3a",
+        artifacts=(
+            "org.apache.hadoop:hadoop-aws:3.4.1",
+            f"software.amazon.awssdk:s3:{sdk}",
+            f"software.amazon.awssdk:s3-transfer-manager:{sdk}",
+            f"software.amazon.awssdk:apache-client:{sdk}",
+        ),
+        transitive=True,
+        excluded=(
+            "software.amazon.awssdk:bundle",  # the whole SDK, 500 MB: the three modules above suffice
+            "org.wildfly.openssl:*",
+            "io.netty:*",
+            "org.apache.httpcomponents:*",
+            "commons-codec:*",
+            "commons-logging:*",
+            "org.slf4j:*",
+        ),
+    )
+
+
 def ensure_jars(bundle: JarBundle, settings: Settings) -> list[Path]:
     """Return the bundle's jars, downloading them with Maven the first time."""
     if bundle.is_complete(settings):
@@ -111,7 +142,7 @@ def ensure_jars(bundle: JarBundle, settings: Settings) -> list[Path]:
     work = settings.cache / "maven" / bundle.name
     work.mkdir(parents=True, exist_ok=True)
     pom = work / "pom.xml"
-    pom.write_text(_POM.format(name=bundle.name, dependencies=_dependencies_xml(bundle.artifacts)))
+    pom.write_text(_POM.format(name=bundle.name, dependencies=_dependencies_xml(bundle)))
     target = bundle.directory(settings)
     if target.exists():
         shutil.rmtree(target)
@@ -147,16 +178,20 @@ def ensure_jars(bundle: JarBundle, settings: Settings) -> list[Path]:
             f"Maven failed to fetch the {bundle.name} jars:\n{output[-2000:]}",
             hint=f"run the command by hand to see more: {' '.join(command)}",
         )
-    bundle._marker(settings).write_text("\n".join(bundle.artifacts))
+    bundle._marker(settings).write_text(bundle._identity())
     return bundle.classpath(settings)
 
 
-def _dependencies_xml(artifacts: tuple[str, ...]) -> str:
+def _dependencies_xml(bundle: JarBundle) -> str:
+    exclusions = "".join(
+        f"<exclusion><groupId>{group}</groupId><artifactId>{artifact}</artifactId></exclusion>"
+        for group, artifact in (excluded.split(":") for excluded in bundle.excluded)
+    )
     rows = []
-    for coordinates in artifacts:
+    for coordinates in bundle.artifacts:
         group, artifact, version = coordinates.split(":")
         rows.append(
             f"    <dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
-            f"<version>{version}</version></dependency>"
+            f"<version>{version}</version><exclusions>{exclusions}</exclusions></dependency>"
         )
     return "\n".join(rows)

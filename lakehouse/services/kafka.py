@@ -29,6 +29,9 @@ logger.server.level = info
 
 
 def kafka_brokers(settings) -> list[KafkaBroker]:
+    """The brokers `lakehouse up` starts: none when LAKEHOUSE_KAFKA_BOOTSTRAP names an existing cluster."""
+    if settings.kafka_bootstrap_servers:
+        return []
     return [KafkaBroker(settings, node) for node in range(settings.kafka_brokers)]
 
 
@@ -71,16 +74,18 @@ class KafkaBroker(Service):
         host = s.kafka_host
         voters = ",".join(f"{n + 1}@{host}:{self._controller_port(n)}" for n in range(s.kafka_brokers))
         replicas, min_insync = s.kafka_replication, s.kafka_min_insync
+        listener = s.kafka_security_protocol
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 f"node.id={self.node + 1}",
                 f"controller.quorum.voters={voters}",
-                f"listeners=PLAINTEXT://{host}:{self._broker_port},CONTROLLER://{host}:{self._controller_port(self.node)}",
-                f"advertised.listeners=PLAINTEXT://{host}:{self._broker_port}",
+                f"listeners={listener}://{host}:{self._broker_port},CONTROLLER://{host}:{self._controller_port(self.node)}",
+                f"advertised.listeners={listener}://{host}:{self._broker_port}",
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"inter.broker.listener.name={listener}",
+                f"listener.security.protocol.map={listener}:{listener},CONTROLLER:PLAINTEXT",
+                *self._sasl_properties(),
                 f"log.dirs={self._data_dir}",
                 "num.partitions=3",
                 "auto.create.topics.enable=true",
@@ -97,6 +102,28 @@ class KafkaBroker(Service):
             ]
         )
 
+    def _sasl_properties(self) -> list[str]:
+        """SASL/PLAIN on the client listener: the configured user is the one account (the brokers
+        too log in to each other with it). The controllers' own listener stays on loopback, plain."""
+        s = self.settings
+        if not s.kafka_sasl:
+            return []
+        if s.kafka_security_protocol != "SASL_PLAINTEXT" or s.kafka_sasl_mechanism != "PLAIN" or not s.kafka_username:
+            raise LakehouseError(
+                f"the project's own Kafka brokers offer SASL_PLAINTEXT with PLAIN and a user, not "
+                f"{s.kafka_security_protocol} with {s.kafka_sasl_mechanism}",
+                hint="set LAKEHOUSE_KAFKA_USERNAME/_PASSWORD with SASL_PLAINTEXT and PLAIN, or point "
+                "LAKEHOUSE_KAFKA_BOOTSTRAP at a cluster that has them",
+            )
+        user, password = s.kafka_username, s.kafka_password
+        prefix = f"listener.name.{s.kafka_security_protocol.lower()}.plain"
+        return [
+            "sasl.enabled.mechanisms=PLAIN",
+            "sasl.mechanism.inter.broker.protocol=PLAIN",
+            f"{prefix}.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{user}" password="{password}" user_{user}="{password}";',
+        ]
+
     def _cluster_id(self) -> str:
         """One id for every broker of the cluster, chosen when the first one is formatted."""
         path = self.settings.kafka_dir / "cluster.id"
@@ -110,7 +137,9 @@ class KafkaBroker(Service):
 
     def prepare(self) -> None:
         self._config_dir.mkdir(parents=True, exist_ok=True)
-        (self._config_dir / "server.properties").write_text(self._server_properties())
+        properties = self._config_dir / "server.properties"
+        properties.touch(mode=0o600)  # it may hold the SASL password
+        properties.write_text(self._server_properties())
         (self._config_dir / "log4j2.properties").write_text(_LOG4J2)
         classpath = self._classpath()
         if (self._data_dir / "meta.properties").exists():
@@ -174,8 +203,12 @@ class KafkaBroker(Service):
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        from ingestion.kafka_client import security_config
+
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=5000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=5000, **security_config()
+            )
         except KafkaError:
             return False
         try:

@@ -12,7 +12,8 @@ import pyspark
 
 from ingestion.config import Settings
 from ingestion.network import Port
-from lakehouse.services.jars import ensure_jars, spark_server_bundle
+from lakehouse.services.jars import ensure_jars, s3a_bundle, spark_server_bundle
+from lakehouse.services.seaweedfs import s3a_conf
 from lakehouse.services.service import Service
 
 _LOG4J2 = """rootLogger.level = warn
@@ -54,6 +55,8 @@ def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
         "spark.local.dir": str(settings.tmp_dir),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
     }
+    if settings.spark_warehouse.startswith("s3a://"):
+        conf |= s3a_conf(settings)
     if settings.metastore_in_postgres:
         # DataNucleus creates Hive's metastore tables as it first needs each, as with Derby, but
         # without foreign keys: adding one to a new table waits for a lock on the table it refers to,
@@ -93,6 +96,8 @@ class SparkServer(Service):
 
     def prepare(self) -> None:
         self._jars = ensure_jars(spark_server_bundle(self.settings), self.settings)
+        if self.settings.spark_warehouse.startswith("s3a://"):
+            self._jars += ensure_jars(s3a_bundle(), self.settings)
         self._conf_dir.mkdir(parents=True, exist_ok=True)
         (self._conf_dir / "log4j2.properties").write_text(_LOG4J2)
         (self.settings.home / "metastore").mkdir(parents=True, exist_ok=True)
@@ -125,14 +130,17 @@ class SparkServer(Service):
             "spark.sql.hive.thriftServer.singleSession": "false",
         }
         if s.spark_master.startswith("spark://"):
-            # One executor per worker, as large as the worker.
-            conf |= {"spark.executor.memory": s.spark_worker_memory, "spark.executor.cores": str(s.spark_worker_cores)}
+            # One executor per worker, as large as the worker. No waiting for a task slot on the
+            # host holding a block: every query here is small, and 3 s per stage (the default)
+            # would be most of its time.
+            conf |= {
+                "spark.executor.memory": s.spark_worker_memory,
+                "spark.executor.cores": str(s.spark_worker_cores),
+                "spark.locality.wait": "0s",
+            }
         hive_conf = {
             "hive.server2.thrift.bind.host": host,
             "hive.server2.thrift.port": str(s.thrift_port),
-            # Queries run as the server's own user, who owns the warehouse (on HDFS a JDBC user
-            # such as dbt's would be refused writing there).
-            "hive.server2.enable.doAs": "false",
             **{key: str(folder) for key, folder in self._hive_dirs().items()},
         }
         argv = [

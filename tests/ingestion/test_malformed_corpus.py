@@ -193,11 +193,12 @@ def test_files_of_the_corpus_land_or_are_quarantined_with_their_reason(spark):
     assert (repaired.plan.file, repaired.status, repaired.rows_good) == ("corpus_truncated.log.gz", "committed", 40)
 
 
-def send_messages(bootstrap: str) -> None:
-    """The corpus messages to the `sales` topic (keyed: Kafka refuses a null value without a key)."""
+def send_messages(bootstrap: str, **client: str) -> None:
+    """The corpus messages to the `sales` topic (keyed: Kafka refuses a null value without a key);
+    `client`: more of kafka-python's settings (credentials)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **client)
     try:
         for case in MESSAGES:
             producer.send("sales", key=b"corpus", value=case.value)
