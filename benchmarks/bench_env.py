@@ -45,4 +45,5 @@ def stop_services() -> None:
 def peak_mib(pid: int) -> int:
     """Peak resident memory of a process since it started (VmHWM), in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) >> 10
+    peaks = [int(line.split()[1]) >> 10 for line in status.splitlines() if line.startswith("VmHWM:")]
+    return peaks[0] if peaks else 0  # a zombie has no memory left to report

@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +51,23 @@ class Built:
     build: subprocess.CompletedProcess
 
 
+@contextmanager
+def fresh_services(cli: Callable[..., subprocess.CompletedProcess], home: Path) -> Iterator[None]:
+    """A side-by-side lakehouse's services started on an empty data home, and stopped at the end,
+    also on failure (leftovers of an aborted run are stopped first)."""
+    cli("down")
+    shutil.rmtree(home, ignore_errors=True)
+    try:
+        up = cli("up")
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        yield
+    finally:
+        cli("down")
+
+
 @pytest.fixture(scope="package")
 def built() -> Built:
-    built_cli("down")
-    shutil.rmtree(HOME, ignore_errors=True)
-    try:
-        assert built_cli("up").returncode == 0
+    with fresh_services(built_cli, HOME):
         assert built_cli("generate", "--rows", "1500").returncode == 0
         for case in FILES:
             folder = HOME / "landing" / case.source
@@ -66,5 +79,3 @@ def built() -> Built:
         build = built_cli("build")
         assert build.returncode == 0, build.stdout[-4000:]
         yield Built(ingest, build)
-    finally:
-        built_cli("down")

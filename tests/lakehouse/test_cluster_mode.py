@@ -29,7 +29,7 @@ import pytest
 
 from ingestion.config import PROJECT_ROOT, side_by_side_environment
 from tests.ingestion.test_malformed_corpus import FILES, send_messages
-from tests.lakehouse.conftest import BUILT_ENV
+from tests.lakehouse.conftest import BUILT_ENV, fresh_services
 
 pytestmark = pytest.mark.cluster
 
@@ -147,14 +147,8 @@ def _master_state() -> dict:
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster_cli("down")
-    shutil.rmtree(HOME, ignore_errors=True)
-    try:
-        up = cluster_cli("up")
-        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
-        yield up
-    finally:
-        cluster_cli("down")
+    with fresh_services(cluster_cli, HOME):
+        yield
 
 
 def test_every_process_of_the_cluster_runs_on_loopback(cluster):

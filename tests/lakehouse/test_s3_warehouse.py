@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from tests.lakehouse.conftest import fresh_services
 
 pytestmark = pytest.mark.s3
 
@@ -55,14 +55,8 @@ def _bucket(path: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def s3_lakehouse():
-    s3_cli("down")
-    shutil.rmtree(HOME, ignore_errors=True)
-    try:
-        up = s3_cli("up")
-        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    with fresh_services(s3_cli, HOME):
         yield
-    finally:
-        s3_cli("down")
 
 
 def test_sample_data_is_ingested_and_built_into_the_s3_bucket(s3_lakehouse):
