@@ -8,6 +8,7 @@ includes the executor it started).
 
     make bench-cluster                            # 1,500 records per source
     .venv/bin/python benchmarks/cluster_mode.py --rows 20000
+    .venv/bin/python benchmarks/cluster_mode.py --modes "cluster, 2 workers"
 
 It runs against its own data home (.lakehouse/bench) and ports, started and stopped here.
 """
@@ -46,11 +47,13 @@ def memory() -> dict[str, tuple[int, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_500, help="records per source")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), metavar="MODE")
     args = parser.parse_args()
 
     results = {}
     try:
-        for label, environment in MODES.items():
+        for label in args.modes:
+            environment = MODES[label]
             stop_services()  # in the mode before (its processes are the ones `down` knows)
             os.environ.update(environment)
             stop_services()
@@ -61,6 +64,7 @@ def main() -> None:
             build_s = timed([*CLI, "build"])
             results[label] = (up_s, ingest_s, build_s, memory())
             print(f"{label}: up {up_s:.1f} s, ingest {ingest_s:.1f} s, build {build_s:.1f} s", flush=True)
+            print(f"  memory: {_memory_line(results[label][3])}", flush=True)
     finally:
         stop_services()
 
@@ -70,7 +74,11 @@ def main() -> None:
         print(f"{label:<20} {up_s:>6.1f}s {ingest_s:>7.1f}s {build_s:>7.1f}s {ingest_s + build_s:>14.1f}s")
     print("\nmemory after the build, MiB (resident / peak; a worker with its executor)")
     for label, (*_, figures) in results.items():
-        print(f"  {label}: " + ", ".join(f"{name} {now}/{peak}" for name, (now, peak) in figures.items()))
+        print(f"  {label}: {_memory_line(figures)}")
+
+
+def _memory_line(figures: dict[str, tuple[int, int]]) -> str:
+    return ", ".join(f"{name} {now}/{peak}" for name, (now, peak) in figures.items())
 
 
 if __name__ == "__main__":
