@@ -98,6 +98,9 @@ def spark_server_bundle(settings: Settings) -> JarBundle:
             "org.apache.commons:commons-pool2:2.12.0",
             # The JDBC driver of a Hive metastore in PostgreSQL (cluster mode).
             "org.postgresql:postgresql:42.7.4",
+            # Spark 4 dropped it, yet Hive's FunctionRegistry needs it when a Thrift session closes on
+            # a thread that has no Hive client yet: without it that close fails, and dbt with it.
+            "org.apache.hive:hive-llap-common:2.3.10",
         ),
         transitive=False,
     )
