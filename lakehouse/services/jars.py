@@ -103,6 +103,8 @@ def spark_server_bundle(settings: Settings) -> JarBundle:
             "org.apache.hive:hive-llap-common:2.3.10",
         ),
         transitive=False,
+        # Not even resolved: hive-llap-common's old Hadoop dependencies ask for the JDK's tools.jar.
+        excluded=("*:*",),
     )
 
 
