@@ -82,12 +82,6 @@ def producer(**config: Any):
     return _reachable(KafkaProducer, **{**defaults, **config})
 
 
-def admin(**config: Any):
-    from kafka import KafkaAdminClient
-
-    return _reachable(KafkaAdminClient, **config)
-
-
 def consumer(**config: Any):
     from kafka import KafkaConsumer
 
