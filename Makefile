@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-live bench-serving lint clean distclean
+.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-growth bench-live bench-serving lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
 	@echo "make bench-baseline   the full dbt build against the same SQL in a plain PySpark program"
 	@echo "make bench-cluster    local mode against cluster mode (one and two workers) on the same data"
+	@echo "make bench-growth   the whole pipeline at 20,000, 200,000 and 2,000,000 records per source"
 	@echo "make bench-live   how soon new messages and files reach gold with the Dagster daemon running"
 	@echo "make lint    ruff, sqlfluff                  make clean   wipe the data home (keeps jars)"
 
@@ -93,6 +94,9 @@ bench-dagster: install
 
 bench-cluster: install postgres
 	$(BIN)/python benchmarks/cluster_mode.py $(BENCH_ARGS)
+
+bench-growth: install manifest
+	$(BIN)/python benchmarks/growth.py $(BENCH_ARGS)
 
 bench-serving: install postgres
 	$(BIN)/python benchmarks/serving.py $(BENCH_ARGS)

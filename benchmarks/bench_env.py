@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from ingestion.config import side_by_side_environment  # noqa: E402  (reads no setting yet)
@@ -47,3 +49,20 @@ def peak_mib(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     peaks = [int(line.split()[1]) >> 10 for line in status.splitlines() if line.startswith("VmHWM:")]
     return peaks[0] if peaks else 0  # a zombie has no memory left to report
+
+
+def service_memory() -> dict[str, tuple[int, int]]:
+    """Per running service of the bench data home: (resident MiB now, peak MiB), its child
+    processes included (a Spark worker's executor, PostgreSQL's backends)."""
+    figures = {}
+    for pid_file in sorted((HOME / "run").glob("*.pid")):
+        try:
+            process = psutil.Process(int(pid_file.read_text()))
+            family = [process, *process.children(recursive=True)]
+            figures[pid_file.stem] = (
+                sum(p.memory_info().rss for p in family) >> 20,
+                sum(peak_mib(p.pid) for p in family),
+            )
+        except (psutil.NoSuchProcess, ValueError, FileNotFoundError):
+            continue
+    return figures

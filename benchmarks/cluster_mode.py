@@ -18,30 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 
-import psutil
-from bench_env import CLI, HOME, peak_mib, stop_services, timed
+from bench_env import CLI, HOME, service_memory, stop_services, timed
 
 MODES = {
     "local": {"LAKEHOUSE_MODE": "local"},
     "cluster, 1 worker": {"LAKEHOUSE_MODE": "cluster", "LAKEHOUSE_SPARK_WORKERS": "1"},
     "cluster, 2 workers": {"LAKEHOUSE_MODE": "cluster", "LAKEHOUSE_SPARK_WORKERS": "2"},
 }
-
-
-def memory() -> dict[str, tuple[int, int]]:
-    """Per service: (resident MiB now, peak MiB), its child processes included."""
-    figures = {}
-    for pid_file in sorted((HOME / "run").glob("*.pid")):
-        try:
-            process = psutil.Process(int(pid_file.read_text()))
-            family = [process, *process.children(recursive=True)]
-            figures[pid_file.stem] = (
-                sum(p.memory_info().rss for p in family) >> 20,
-                sum(peak_mib(p.pid) for p in family),
-            )
-        except (psutil.NoSuchProcess, ValueError, FileNotFoundError):
-            continue
-    return figures
 
 
 def main() -> None:
@@ -62,7 +45,7 @@ def main() -> None:
             timed([*CLI, "generate", "--rows", str(args.rows)])
             ingest_s = timed([*CLI, "ingest"])
             build_s = timed([*CLI, "build"])
-            results[label] = (up_s, ingest_s, build_s, memory())
+            results[label] = (up_s, ingest_s, build_s, service_memory())
             print(f"{label}: up {up_s:.1f} s, ingest {ingest_s:.1f} s, build {build_s:.1f} s", flush=True)
             print(f"  memory: {_memory_line(results[label][3])}", flush=True)
     finally:

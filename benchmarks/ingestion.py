@@ -7,7 +7,8 @@ for information, with reading the same topic and doing nothing else: kafka-pytho
 CRC-32C (as installed here) and with its pure-Python fallback, and Spark's Kafka source.
 Memory at each size: peak RSS of the ingestion process, and of the Spark server, which reads the
 messages and writes bronze (its RSS after the run, and its peak since it started).
-Files -> bronze for N transactions (CSV) and N log lines.
+Files -> bronze for N transactions (CSV), N log lines and N social posts (JSON lines), side by side
+with the hand-written Spark job that reads the same file into Delta.
 
     make bench                                    # 1M and 5M messages, 1M file rows
     .venv/bin/python benchmarks/ingestion.py --messages 200000 --file-rows 200000
@@ -21,6 +22,7 @@ import argparse
 import dataclasses
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -185,13 +187,19 @@ def baseline_in_child(topic: str) -> float:
     return in_child(f"from benchmarks.ingestion import kafka_to_delta\nkafka_to_delta({topic!r})\n")[0]
 
 
-def write_files(kind: str, size: int) -> int:
-    from lakehouse.sample_data import TRANSACTIONS_HEADER, server_logs, transactions
+LANDING_FILE = {"transactions": "data.csv", "server_logs": "access.log", "social_posts": "posts.jsonl"}
 
-    folder = Path(settings().landing) / bench_source(kind, size).name
-    folder.mkdir(parents=True, exist_ok=True)
+
+def landing_file(kind: str, size: int) -> Path:
+    return Path(settings().landing) / bench_source(kind, size).name / LANDING_FILE[kind]
+
+
+def write_files(kind: str, size: int) -> int:
+    from lakehouse.sample_data import TRANSACTIONS_HEADER, encode, server_logs, social_posts, transactions
+
+    path = landing_file(kind, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(2)
-    path = folder / ("data.csv" if kind == "transactions" else "access.log")
     with path.open("w", encoding="utf-8") as handle:
         if kind == "transactions":
             handle.write(",".join(TRANSACTIONS_HEADER) + "\n")
@@ -199,20 +207,109 @@ def write_files(kind: str, size: int) -> int:
                 if n >= size:
                     break
                 handle.write(",".join(row) + "\n")
-        else:
+        elif kind == "server_logs":
             for line in server_logs(rng, size):
                 handle.write(line + "\n")
+        else:
+            for post in social_posts(rng, size):
+                handle.write((post if isinstance(post, str) else encode(post).decode()) + "\n")
     past = time.time() - 60
     os.utime(path, (past, past))
     return path.stat().st_size
 
 
+def file_to_delta(kind: str, size: int) -> None:
+    """The hand-written Spark job a file ingestion competes with, as the seed projects load files:
+    Spark reads the file itself (CSV with its header, JSON lines, or text lines split by the
+    combined-log regex), casts each field to the source's type (null when it is not one) and appends to a Delta table with
+    the file's name. No ledger, quarantine, line numbers or checks."""
+    from pyspark.sql import functions as F
+
+    from ingestion.readers import _COMBINED
+    from ingestion.spark import connect
+    from ingestion.validation import SPARK_TYPES
+
+    source, path = get_source(kind), landing_file(kind, size).as_uri()
+    spark = connect()
+    if kind == "transactions":
+        frame = spark.read.option("header", True).csv(path)
+    elif kind == "social_posts":
+        frame = spark.read.json(path, primitivesAsString=True)
+    else:
+        pattern = re.sub(r"\(\?P<\w+>", "(", _COMBINED.pattern)  # Java's group names allow no underscore
+        lines = spark.read.text(path)
+        frame = lines.select(
+            *[F.regexp_extract("value", pattern, n).alias(name) for n, name in enumerate(_COMBINED.groupindex, 1)]
+        )
+    columns = []
+    for field in source.fields:
+        name = next(n for n in (field.name, *field.aliases) if n in frame.columns)
+        if field.type == "timestamp" and field.timestamp_format:
+            columns.append(F.try_to_timestamp(F.col(name), F.lit(field.timestamp_format)).alias(field.name))
+        else:
+            columns.append(F.col(name).try_cast(SPARK_TYPES[field.type]).alias(field.name))
+    spark.sql("create schema if not exists bench_baseline")
+    typed = frame.select(*columns, F.input_file_name().alias("_source_file"))
+    typed.write.format("delta").mode("append").saveAsTable(f"bench_baseline.{bench_source(kind, size).name}")
+
+
+def bench_kafka(sizes: list[int]) -> None:
+    print("Kafka -> bronze")
+    print(
+        f"{'':>18} {'read only, msg/s':^40} {'to Delta, msg/s':^28} {'ratio of ours to':^28} {'memory, MiB':^31}\n"
+        f"{'messages':>10} {'server':>7} {'MB':>8} {'k-p, C crc':>11} {'k-p, py crc':>12} {'Spark':>9} "
+        f"{'ours':>8} {'MB/s':>6} {'Spark job':>10} {'Spark job':>10} {'k-p C':>7} {'k-p py':>8} "
+        f"{'client peak':>12} {'server':>7} {'server peak':>12}"
+    )
+    # The first size twice: on the freshly started server (class loading, JIT), then warm.
+    for size, server_state in [(sizes[0], "fresh"), *[(size, "warm") for size in sizes]]:
+        run = f"_{server_state}"
+        topic = bench_source("kafka", size, run).topic
+        total_bytes = produce_messages(topic, size)
+        c_crc_s = raw_consume_in_child(topic, size, c_crc=True)
+        py_crc_s = raw_consume_in_child(topic, size, c_crc=False)
+        if server_state == "fresh":
+            restart_spark()
+        ingest_s, rss = ingest_in_child("kafka", size, run)
+        server = psutil.Process(SparkServer(settings()).status().pid)
+        server_rss, server_peak = server.memory_info().rss >> 20, peak_mib(server.pid)
+        if server_state == "fresh":
+            restart_spark()  # each side on a server that never read Kafka
+        job_s = baseline_in_child(topic)
+        spark_s = spark_read(topic)
+        mb = total_bytes / 1e6
+        print(
+            f"{size:>10} {server_state:>7} {mb:>8.1f} {size / c_crc_s:>11,.0f} {size / py_crc_s:>12,.0f} "
+            f"{size / spark_s:>9,.0f} {size / ingest_s:>8,.0f} {mb / ingest_s:>6.2f} {size / job_s:>10,.0f} "
+            f"{job_s / ingest_s:>10.2f} {c_crc_s / ingest_s:>7.2f} {py_crc_s / ingest_s:>8.2f} "
+            f"{rss:>12} {server_rss:>7} {server_peak:>12}",
+            flush=True,
+        )
+
+
+def bench_files(rows: int) -> None:
+    print("\nfiles -> bronze")
+    print(
+        f"{'source':>14} {'rows':>10} {'MB':>8} {'ours, rows/s':>13} {'Spark job, rows/s':>18} "
+        f"{'ratio':>6} {'client peak MiB':>16}"
+    )
+    for kind in ("transactions", "server_logs", "social_posts"):
+        size_bytes = write_files(kind, rows)
+        seconds, rss = ingest_in_child(kind, rows)
+        job_s = in_child(f"from benchmarks.ingestion import file_to_delta\nfile_to_delta({kind!r}, {rows})\n")[0]
+        print(
+            f"{kind:>14} {rows:>10} {size_bytes / 1e6:>8.1f} {rows / seconds:>13,.0f} "
+            f"{rows / job_s:>18,.0f} {job_s / seconds:>6.2f} {rss:>16}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", default="1000000,5000000", help="comma-separated topic sizes")
-    parser.add_argument("--file-rows", type=int, default=1_000_000)
+    parser.add_argument("--messages", default="1000000,5000000", help="comma-separated topic sizes; '' for none")
+    parser.add_argument("--file-rows", type=int, default=1_000_000, help="records per file; 0 for none")
     args = parser.parse_args()
-    sizes = [int(size) for size in args.messages.split(",")]
+    sizes = [int(size) for size in args.messages.split(",") if size]
 
     fresh_home()
     print(
@@ -220,46 +317,10 @@ def main() -> None:
         f"data home {settings().home}\n"
     )
     try:
-        print("Kafka -> bronze")
-        print(
-            f"{'':>18} {'read only, msg/s':^40} {'to Delta, msg/s':^28} {'ratio of ours to':^28} {'memory, MiB':^31}\n"
-            f"{'messages':>10} {'server':>7} {'MB':>8} {'k-p, C crc':>11} {'k-p, py crc':>12} {'Spark':>9} "
-            f"{'ours':>8} {'MB/s':>6} {'Spark job':>10} {'Spark job':>10} {'k-p C':>7} {'k-p py':>8} "
-            f"{'client peak':>12} {'server':>7} {'server peak':>12}"
-        )
-        # The first size twice: on the freshly started server (class loading, JIT), then warm.
-        for size, server_state in [(sizes[0], "fresh"), *[(size, "warm") for size in sizes]]:
-            run = f"_{server_state}"
-            topic = bench_source("kafka", size, run).topic
-            total_bytes = produce_messages(topic, size)
-            c_crc_s = raw_consume_in_child(topic, size, c_crc=True)
-            py_crc_s = raw_consume_in_child(topic, size, c_crc=False)
-            if server_state == "fresh":
-                restart_spark()
-            ingest_s, rss = ingest_in_child("kafka", size, run)
-            server = psutil.Process(SparkServer(settings()).status().pid)
-            server_rss, server_peak = server.memory_info().rss >> 20, peak_mib(server.pid)
-            if server_state == "fresh":
-                restart_spark()  # each side on a server that never read Kafka
-            job_s = baseline_in_child(topic)
-            spark_s = spark_read(topic)
-            mb = total_bytes / 1e6
-            print(
-                f"{size:>10} {server_state:>7} {mb:>8.1f} {size / c_crc_s:>11,.0f} {size / py_crc_s:>12,.0f} "
-                f"{size / spark_s:>9,.0f} {size / ingest_s:>8,.0f} {mb / ingest_s:>6.2f} {size / job_s:>10,.0f} "
-                f"{job_s / ingest_s:>10.2f} {c_crc_s / ingest_s:>7.2f} {py_crc_s / ingest_s:>8.2f} "
-                f"{rss:>12} {server_rss:>7} {server_peak:>12}",
-                flush=True,
-            )
-        print("\nfiles -> bronze")
-        print(f"{'source':>14} {'rows':>10} {'MB':>8} {'rows/s':>10} {'peak RSS MiB':>13}")
-        for kind in ("transactions", "server_logs"):
-            size_bytes = write_files(kind, args.file_rows)
-            seconds, rss = ingest_in_child(kind, args.file_rows)
-            print(
-                f"{kind:>14} {args.file_rows:>10} {size_bytes / 1e6:>8.1f} {args.file_rows / seconds:>10,.0f} {rss:>13}",
-                flush=True,
-            )
+        if sizes:
+            bench_kafka(sizes)
+        if args.file_rows:
+            bench_files(args.file_rows)
     finally:
         stop_services()
 

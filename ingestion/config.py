@@ -325,7 +325,7 @@ def settings() -> Settings:
         start_timeout_s=_env_number("LAKEHOUSE_START_TIMEOUT", 180),
         dbt_target=_env("LAKEHOUSE_DBT_TARGET", "local"),
         ingest_batch_rows=_env_number("LAKEHOUSE_INGEST_BATCH_ROWS", 100_000),
-        ingest_batch_messages=_env_number("LAKEHOUSE_INGEST_BATCH_MESSAGES", 500_000),
+        ingest_batch_messages=_env_number("LAKEHOUSE_INGEST_BATCH_MESSAGES", 1_000_000),
         ingest_bad_share_threshold=_env_number("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
         ingest_bad_min_records=_env_number("LAKEHOUSE_INGEST_BAD_MIN", 10),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),

@@ -6,7 +6,9 @@ import itertools
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from threading import Event
+from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -20,6 +22,8 @@ from ingestion.readers import Record, UnreadableFile, file_defect, read_records
 from ingestion.sources import Source
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+_END = object()
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record], bool]]:
@@ -27,11 +31,21 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record]
     iterator = iter(records)
     chunk = list(itertools.islice(iterator, size))
     while True:
-        following = list(itertools.islice(iterator, size))
-        yield chunk, not following
-        if not following:
+        following = next(iterator, _END)
+        yield chunk, following is _END
+        if following is _END:
             return
-        chunk = following
+        chunk = [following, *itertools.islice(iterator, size - 1)]
+
+
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, the next one read in a thread while the caller works on this one: Python splits
+    a file's next chunk while Spark writes the last (what the reader raises is raised here)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(next, items, _END)
+        while (item := pending.result()) is not _END:
+            pending = pool.submit(next, items, _END)
+            yield item
 
 
 def records_from(source: Source, plan: FilePlan) -> Iterator[Record]:
@@ -80,7 +94,7 @@ def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Ev
 def _ingest_from(writer: BatchWriter, first: FilePlan, stop: Event | None) -> list[Batch]:
     """Batches of the file from `first.start_record` to its end (or to a stop between batches)."""
     written, start = [], first.start_record
-    records = _chunks(records_from(writer.source, first), first.max_records)
+    records = _read_ahead(_chunks(records_from(writer.source, first), first.max_records))
     try:
         for chunk, last in records:
             if stop and stop.is_set():

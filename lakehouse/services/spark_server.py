@@ -54,6 +54,9 @@ def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.local.dir": str(settings.tmp_dir),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # The one cache is an ingestion batch, scanned once more right after it is built:
+        # compressing it cost more time than the memory it saved (benchmarks/ingestion.py).
+        "spark.sql.inMemoryColumnarStorage.compressed": "false",
     }
     if settings.spark_warehouse.startswith("s3a://"):
         conf |= s3a_conf(settings)
