@@ -10,7 +10,9 @@ the script writes into schemas `baseline_*`, and the benchmark checks that every
 equals dbt's (rows and checksum) before printing the ratio.
 
     .venv/bin/python benchmarks/gold_baseline.py                 # 20,000 records per source
-    .venv/bin/python benchmarks/gold_baseline.py --rows 200000
+    .venv/bin/python benchmarks/gold_baseline.py --rows 200000 --threads 2,4,8
+
+With --threads, each thread count then rebuilds everything (`dbt build --full-refresh --threads N`).
 
 It runs against its own data home (.lakehouse/bench) and ports, started and stopped here, through
 Spark Connect on the lakehouse server (the embedded metastore admits one JVM: a second driver
@@ -83,13 +85,18 @@ def baseline(spark, manifest: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000, help="records per source")
+    parser.add_argument("--threads", default="", help="dbt threads of extra full-refresh builds, comma-separated")
     args = parser.parse_args()
+    threads = [int(n) for n in args.threads.split(",") if n]
     dbt = dbt_executable()
     try:
         fresh_home()
         timed([*CLI, "generate", "--rows", str(args.rows)])
         timed([*CLI, "ingest"])
         dbt_s = timed([dbt, "build", "--target", "local"])
+        refresh_s = {
+            n: timed([dbt, "build", "--full-refresh", "--target", "local", "--threads", str(n)]) for n in threads
+        }
         timed([dbt, "compile", "--full-refresh", "--target", "local"])
         manifest = json.loads((DBT_TARGET / "manifest.json").read_text())
 
@@ -107,6 +114,8 @@ def main() -> None:
     print(f"  dbt build (seeds, {len(manifest['nodes'])} nodes with tests)  {dbt_s:>7.1f} s")
     print(f"  plain PySpark, same SQL, no tests       {baseline_s:>7.1f} s")
     print(f"  ratio                                   {dbt_s / baseline_s:>7.2f}")
+    for n, seconds in refresh_s.items():
+        print(f"  dbt build --full-refresh, {n} threads      {seconds:>7.1f} s, ratio {seconds / baseline_s:.2f}")
     print(f"  gold tables equal: {len(ours) - len(differ)} of {len(ours)}" + (f" (differ: {differ})" if differ else ""))
 
 

