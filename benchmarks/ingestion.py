@@ -221,8 +221,8 @@ def write_files(kind: str, size: int) -> int:
 def file_to_delta(kind: str, size: int) -> None:
     """The hand-written Spark job a file ingestion competes with, as the seed projects load files:
     Spark reads the file itself (CSV with its header, JSON lines, or text lines split by the
-    combined-log regex), casts each field to the source's type (null when it is not one) and appends to a Delta table with
-    the file's name. No ledger, quarantine, line numbers or checks."""
+    combined-log regex), casts each field to the source's type (null when it is not one) and
+    appends to a Delta table with the file's name. No ledger, quarantine, line numbers or checks."""
     from pyspark.sql import functions as F
 
     from ingestion.readers import _COMBINED
