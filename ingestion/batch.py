@@ -60,7 +60,7 @@ def _fields_array(records: list[Record]) -> pa.MapArray:
         pa.array(offsets, pa.int32()),
         pa.array(keys, pa.string()),
         pa.array(values, pa.string()),
-        mask=pa.array(missing),
+        mask=pa.array(missing, pa.bool_()),
     )
 
 

@@ -54,6 +54,7 @@ def test_records_reach_spark_with_their_fields_and_errors_in_order(tmp_path):
     assert dict(staged["_fields"][0])["transaction_id"] == "T1" and dict(staged["_fields"][0])["country"] == ""
     assert dict(staged["_fields"][2]) == dict(records[2].fields)
     assert staged["_source_file"] == ["tx.csv"] * 3
+    assert staged_file_records([], "header_only.csv").num_rows == 0
 
 
 def test_combined_logs_gzip(tmp_path):
