@@ -5,7 +5,10 @@ import json
 from dagster import AssetKey
 
 from orchestration.definitions import defs
+from orchestration.transform.assets import _DbtGraph
 from orchestration.transform.project import dbt_project
+
+DBT_GROUPS = ("reference", "staging", "silver", "gold")
 
 
 def test_every_dbt_source_is_fed_by_its_ingestion_asset():
@@ -63,3 +66,22 @@ def test_jobs_schedules_and_sensors_are_defined():
         "silver_and_gold_follow_bronze",
         "published_follows_gold",
     } <= sensor_names
+
+
+def test_a_run_knows_which_dbt_models_it_selected():
+    """What lets a Dagster build record its state for the next one (nothing to do with no new data)."""
+    graph = defs.resolve_asset_graph()
+    dbt_keys = {key for key in graph.get_all_asset_keys() if graph.get(key).group_name in DBT_GROUPS}
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+
+    everything = _DbtGraph(manifest, dbt_keys)
+    assert len(everything.selected) == len(everything.nodes) == 39
+    assert everything.everything_selected
+
+    three = {AssetKey(["staging", "stg_transactions__order_lines"]), AssetKey(["gold", "fct_order_lines"]),
+             AssetKey(["reference", "countries"])}  # fmt: skip
+    some = _DbtGraph(manifest, three)
+    assert sorted(uid.split(".")[-1] for uid in some.selected) == [
+        "countries", "fct_order_lines", "stg_transactions__order_lines"
+    ]  # fmt: skip
+    assert not some.everything_selected
