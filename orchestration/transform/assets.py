@@ -64,10 +64,10 @@ def lakehouse_dbt_models(
 
 
 def with_row_counts(invocation: DbtCliInvocation, spark: SparkResource):
-    """dbt's events as they come, each table model's output with its row count, counted as its
-    event arrives while dbt goes on with the next nodes (a count of a Delta table is read from its
-    log: about 0.2 s here). Counting all of them in one query after the build made the step wait
-    3-4 s; dagster-dbt's `fetch_row_counts()` opened a Thrift session per model: 159 s instead of 96."""
+    """dbt's events as they come (the UI shows each model as soon as it is built), each table
+    model's output with its row count, counted when its event arrives while dbt goes on (about 0.2 s
+    a table here). dagster-dbt's `fetch_row_counts()` opened a Thrift session per model on the same
+    cores: the dbt step took 159 s instead of 96 s."""
     manifest_nodes = invocation.manifest["nodes"]
     for event in invocation.stream():
         unique_id = event.metadata.get("unique_id") if isinstance(event, Output) else None
