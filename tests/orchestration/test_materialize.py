@@ -18,7 +18,11 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
     land("server_logs", "dagster_truncated.log.gz", gzip.compress("\n".join(lines).encode())[:500])
     produce("sales", (sample_data.encode(m) for m in sample_data.sales(rng, 400)), progress=False)
 
-    result = defs.resolve_job_def("build_everything").execute_in_process(instance=DagsterInstance.ephemeral())
+    # Every model and check, whatever the builds of the suites before this one recorded.
+    everything = {"ops": {"lakehouse_dbt_models": {"config": {"only_what_changed": False}}}}
+    result = defs.resolve_job_def("build_everything").execute_in_process(
+        run_config=everything, instance=DagsterInstance.ephemeral()
+    )
 
     assert result.success
     materialized = {event.asset_key: event for event in result.get_asset_materialization_events()}
