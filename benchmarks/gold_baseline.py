@@ -13,7 +13,7 @@ equals dbt's (rows and checksum) before printing the ratio.
     .venv/bin/python benchmarks/gold_baseline.py --rows 200000 --threads 2,4,8
 
 Each side runs first on a freshly started Spark server (the server is restarted between them), then
-both again on the warm server (dbt with --full-refresh): the JVM's warm-up is worth a fifth of a
+both again on the warm server (dbt with --full-refresh): the JVM's warm-up is worth a third of a
 build here, and the side that ran second would otherwise get it free. With --threads, each thread
 count then rebuilds everything (`dbt build --full-refresh --threads N`).
 
