@@ -8,7 +8,8 @@ CRC-32C (as installed here) and with its pure-Python fallback, and Spark's Kafka
 Memory at each size: peak RSS of the ingestion process, and of the Spark server, which reads the
 messages and writes bronze (its RSS after the run, and its peak since it started).
 Files -> bronze for N transactions (CSV), N log lines and N social posts (JSON lines), side by side
-with the hand-written Spark job that reads the same file into Delta.
+with the hand-written Spark job that reads the same file into Delta, each side on a freshly
+started server, then both on a warm one.
 
     make bench                                    # 1M and 5M messages, 1M file rows
     .venv/bin/python benchmarks/ingestion.py --messages 200000 --file-rows 200000
@@ -190,8 +191,8 @@ def baseline_in_child(topic: str) -> float:
 LANDING_FILE = {"transactions": "data.csv", "server_logs": "access.log", "social_posts": "posts.jsonl"}
 
 
-def landing_file(kind: str, size: int) -> Path:
-    return Path(settings().landing) / bench_source(kind, size).name / LANDING_FILE[kind]
+def landing_file(kind: str, size: int, run: str = "") -> Path:
+    return Path(settings().landing) / bench_source(kind, size, run).name / LANDING_FILE[kind]
 
 
 def write_files(kind: str, size: int) -> int:
@@ -215,31 +216,34 @@ def write_files(kind: str, size: int) -> int:
                 handle.write((post if isinstance(post, str) else encode(post).decode()) + "\n")
     past = time.time() - 60
     os.utime(path, (past, past))
+    warm = landing_file(kind, size, "_warm")  # the same file for the second run (a source of its own)
+    warm.parent.mkdir(parents=True, exist_ok=True)
+    os.link(path, warm)
     return path.stat().st_size
 
 
-def file_to_delta(kind: str, size: int) -> None:
+def file_to_delta(kind: str, size: int, run: str = "") -> None:
     """The hand-written Spark job a file ingestion competes with, as the seed projects load files:
     Spark reads the file itself (CSV with its header, JSON lines, or text lines split by the
     combined-log regex), casts each field to the source's type (null when it is not one) and
     appends to a Delta table with the file's name. No ledger, quarantine, line numbers or checks."""
     from pyspark.sql import functions as F
 
-    from ingestion.readers import _COMBINED
+    from ingestion.readers import COMBINED_LOG
     from ingestion.spark import connect
     from ingestion.validation import SPARK_TYPES
 
-    source, path = get_source(kind), landing_file(kind, size).as_uri()
+    source, path = get_source(kind), landing_file(kind, size, run).as_uri()
     spark = connect()
     if kind == "transactions":
         frame = spark.read.option("header", True).csv(path)
     elif kind == "social_posts":
         frame = spark.read.json(path, primitivesAsString=True)
     else:
-        pattern = re.sub(r"\(\?P<\w+>", "(", _COMBINED.pattern)  # Java's group names allow no underscore
+        pattern = re.sub(r"\(\?P<\w+>", "(", COMBINED_LOG.pattern)  # Java's group names allow no underscore
         lines = spark.read.text(path)
         frame = lines.select(
-            *[F.regexp_extract("value", pattern, n).alias(name) for n, name in enumerate(_COMBINED.groupindex, 1)]
+            *[F.regexp_extract("value", pattern, n).alias(name) for n, name in enumerate(COMBINED_LOG.groupindex, 1)]
         )
     columns = []
     for field in source.fields:
@@ -250,7 +254,7 @@ def file_to_delta(kind: str, size: int) -> None:
             columns.append(F.col(name).try_cast(SPARK_TYPES[field.type]).alias(field.name))
     spark.sql("create schema if not exists bench_baseline")
     typed = frame.select(*columns, F.input_file_name().alias("_source_file"))
-    typed.write.format("delta").mode("append").saveAsTable(f"bench_baseline.{bench_source(kind, size).name}")
+    typed.write.format("delta").mode("append").saveAsTable(f"bench_baseline.{bench_source(kind, size, run).name}")
 
 
 def bench_kafka(sizes: list[int]) -> None:
@@ -288,20 +292,29 @@ def bench_kafka(sizes: list[int]) -> None:
 
 
 def bench_files(rows: int) -> None:
+    """Each file twice: each side on a server freshly started for it, then both again on the
+    server both have warmed (a source and a table of their own, the same file)."""
     print("\nfiles -> bronze")
     print(
-        f"{'source':>14} {'rows':>10} {'MB':>8} {'ours, rows/s':>13} {'Spark job, rows/s':>18} "
-        f"{'ratio':>6} {'client peak MiB':>16}"
+        f"{'source':>14} {'rows':>10} {'MB':>8} {'server':>7} {'ours, s':>8} {'ours, rows/s':>13} "
+        f"{'Spark job, s':>13} {'Spark job, rows/s':>18} {'ratio':>6} {'client peak MiB':>16}"
     )
     for kind in ("transactions", "server_logs", "social_posts"):
         size_bytes = write_files(kind, rows)
-        seconds, rss = ingest_in_child(kind, rows)
-        job_s = in_child(f"from benchmarks.ingestion import file_to_delta\nfile_to_delta({kind!r}, {rows})\n")[0]
-        print(
-            f"{kind:>14} {rows:>10} {size_bytes / 1e6:>8.1f} {rows / seconds:>13,.0f} "
-            f"{rows / job_s:>18,.0f} {job_s / seconds:>6.2f} {rss:>16}",
-            flush=True,
-        )
+        for server_state, run in (("fresh", ""), ("warm", "_warm")):
+            if server_state == "fresh":
+                restart_spark()
+            seconds, rss = ingest_in_child(kind, rows, run)
+            if server_state == "fresh":
+                restart_spark()
+            job_s = in_child(
+                f"from benchmarks.ingestion import file_to_delta\nfile_to_delta({kind!r}, {rows}, {run!r})\n"
+            )[0]
+            print(
+                f"{kind:>14} {rows:>10} {size_bytes / 1e6:>8.1f} {server_state:>7} {seconds:>8.1f} "
+                f"{rows / seconds:>13,.0f} {job_s:>13.1f} {rows / job_s:>18,.0f} {job_s / seconds:>6.2f} {rss:>16}",
+                flush=True,
+            )
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ingestion import tables
+from ingestion import lines, tables
 from ingestion.config import settings
 from ingestion.ledger import Batch, Ledger
 from ingestion.readers import Record
@@ -27,7 +27,8 @@ class Options:
     """How batches are cut and judged; defaults come from the settings (LAKEHOUSE_INGEST_*)."""
 
     batch_rows: int = field(default_factory=lambda: settings().ingest_batch_rows)
-    """Most records of a file in one batch: they are held in Python's memory."""
+    """Most records in one batch of a file that Python splits (they are held in its memory); a
+    file that Spark splits is one batch."""
     batch_messages: int = field(default_factory=lambda: settings().ingest_batch_messages)
     """Most Kafka messages in one batch: the Spark server reads and caches them, a partition
     per task, so this bounds its memory; each batch costs a few Delta commits, so it is large."""
@@ -95,8 +96,13 @@ class BatchWriter:
             .cache()
         )
         try:
-            total, bad = checked.agg(F.count(F.lit(1)), F.count("_reason")).first()
-            self._write_checked(batch, checked, total, bad)
+            if lines.ROW_ID in checked.columns:
+                total, bad, records = lines.count_and_number(checked)
+                batch.plan = batch.plan.read(total, eof=True)  # a whole file: its records are known now
+            else:
+                total, bad = checked.agg(F.count(F.lit(1)), F.count("_reason")).first()
+                records = checked
+            self._write_checked(batch, records, total, bad)
         finally:
             checked.unpersist()
         batch.delta_version = tables.written_version(self.spark, self.source.table, batch.batch_id)

@@ -1,4 +1,5 @@
-"""Landing files into bronze: one plan per chunk of a file version, read in bounded memory."""
+"""Landing files into bronze: a file that Spark can split is one batch read by Spark where it lies;
+any other file is read by Python, one plan per chunk of the file version, in bounded memory."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from ingestion import tables
 from ingestion.batch import BatchWriter, Options
 from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch, file_progress
+from ingestion.lines import LineFile, line_file, staged_lines
 from ingestion.locks import source_lock
 from ingestion.plans import FilePlan
 from ingestion.readers import Record, UnreadableFile, file_defect, read_records
 from ingestion.sources import Source
+from ingestion.storage import StoredFile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,6 +89,9 @@ def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Ev
             defect = file_defect(source, file) if start == 0 else None
             if defect:
                 done.append(_skip_unreadable(writer, plan, defect))
+            elif start == 0 and (lines := line_file(source, file)):
+                whole = writer.ledger.start(FilePlan(file.name, sha256, 0, None))
+                done.append(write_whole_file(writer, whole, lines))
             else:
                 done.extend(_ingest_from(writer, plan, stop))
         return done
@@ -133,6 +139,17 @@ def _take_back(writer: BatchWriter, plan: FilePlan) -> list[Batch]:
     return landed
 
 
+def write_whole_file(writer: BatchWriter, batch: Batch, lines: LineFile) -> Batch:
+    result = writer.write(batch, staged_lines(writer.spark, writer.source, lines))
+    log.info("%s: %s", writer.source.name, result.describe())
+    return result
+
+
+def whole_file(source: Source, file: StoredFile) -> LineFile:
+    """The file of a whole-file plan, to read again (every line checked, should it now look other)."""
+    return line_file(source, file) or LineFile(file, clean=False)
+
+
 def write_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
     batch.plan = batch.plan.read(len(chunk), last)
     result = writer.write_records(batch, chunk)
@@ -146,11 +163,13 @@ def _resume(writer: BatchWriter, batch: Batch) -> list[Batch]:
         batch.status, batch.note = "abandoned", "interrupted, and its file changed or disappeared since"
         writer.ledger.record(batch)
         return []
+    log.info("%s: resuming interrupted batch %s", writer.source.name, batch.batch_id)
+    if plan.max_records is None:
+        return [write_whole_file(writer, batch, whole_file(writer.source, file))]
     try:
         chunk, last = next(_chunks(records_from(writer.source, plan), plan.max_records))
     except UnreadableFile as error:
         batch.status, batch.note = "abandoned", "interrupted, and its file turned out unreadable"
         writer.ledger.record(batch)
         return [*_take_back(writer, plan), _skip_unreadable(writer, plan, error.defect)]
-    log.info("%s: resuming interrupted batch %s", writer.source.name, batch.batch_id)
     return [write_file_batch(writer, batch, chunk, last)]

@@ -12,14 +12,15 @@ from dataclasses import asdict, dataclass, replace
 
 @dataclass(frozen=True)
 class FilePlan:
-    """Records `start_record` .. `start_record + max_records` of one version of a landing file."""
+    """Records `start_record` .. `start_record + max_records` of one version of a landing file, or
+    (`max_records` None) the whole file in one batch, split by Spark (see `lines.py`)."""
 
     file: str
     """Name relative to the source's landing folder."""
     sha256: str
     """The content hash: a changed file under the same name is another version."""
     start_record: int
-    max_records: int
+    max_records: int | None
     records: int | None = None
     """How many records the batch took (known once read)."""
     eof: bool | None = None

@@ -51,13 +51,13 @@ def _has_undecodable(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 """C0 control characters other than tab, newline and carriage return: binary content, not text."""
 
 
 def _control_character(text: str) -> str | None:
     """The first control character in `text`, as `U+0000`, or None."""
-    found = _CONTROL.search(text)
+    found = CONTROL_CHARACTER.search(text)
     return f"U+{ord(found.group()):04X}" if found else None
 
 
@@ -66,7 +66,7 @@ def _printable(text: str) -> str:
 
 
 @contextmanager
-def _open_binary(file: StoredFile) -> Iterator[io.BufferedIOBase]:
+def open_binary(file: StoredFile) -> Iterator[io.BufferedIOBase]:
     with file.open() as raw:
         if file.suffix == ".gz":
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
@@ -76,8 +76,8 @@ def _open_binary(file: StoredFile) -> Iterator[io.BufferedIOBase]:
 
 
 @contextmanager
-def _open_text(source: Source, file: StoredFile) -> Iterator[io.TextIOBase]:
-    with _open_binary(file) as stream:
+def open_text(source: Source, file: StoredFile) -> Iterator[io.TextIOBase]:
+    with open_binary(file) as stream:
         yield io.TextIOWrapper(stream, encoding=source.encoding, errors="surrogateescape", newline="")
 
 
@@ -139,7 +139,7 @@ def file_defect(source: Source, file: StoredFile) -> str | None:
             return "empty file (zero bytes)"
         if source.format == "xlsx":
             return _workbook_defect(source, file)
-        with _open_binary(file) as stream:
+        with open_binary(file) as stream:
             head = stream.read(_SNIFF_BYTES)
             while stream.read(1 << 20):  # a gzip is only known whole once decompressed to its end
                 pass
@@ -153,7 +153,7 @@ def _text_defect(source: Source, head: bytes) -> str | None:
         return "empty file (the gzip holds zero bytes)"
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") and not source.encoding.lower().startswith("utf-16"):
         return f"UTF-16 text, but the source reads {source.encoding} (set LAKEHOUSE_{source.name.upper()}_ENCODING)"
-    controls = len(_CONTROL.findall(head.decode("latin-1")))
+    controls = len(CONTROL_CHARACTER.findall(head.decode("latin-1")))
     if controls / len(head) >= _BINARY_SHARE:
         return f"binary content, not text ({controls / len(head):.0%} control bytes in its first {len(head):,} bytes)"
     return None
@@ -176,14 +176,19 @@ def _workbook_defect(source: Source, file: StoredFile) -> str | None:
     return None
 
 
+def csv_header(source: Source, first_line: str) -> tuple[str, list[str]]:
+    """(delimiter, column names) of a CSV header line: `;` when it has more of them than commas,
+    names normalised and mapped to the source's fields through their aliases."""
+    header_line = first_line.removeprefix("\ufeff")
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    header = next(csv.reader([header_line], delimiter=delimiter), [])
+    canonical = _canonical_names(source)
+    return delimiter, [canonical.get(normalise_header(name), normalise_header(name)) for name in header]
+
+
 def read_csv(source: Source, file: StoredFile) -> Iterator[Record]:
-    with _open_text(source, file) as text:
-        first = text.readline()
-        header_line = first.removeprefix("\ufeff")
-        delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-        header = next(csv.reader([header_line], delimiter=delimiter))
-        canonical = _canonical_names(source)
-        columns = [canonical.get(normalise_header(name), normalise_header(name)) for name in header]
+    with open_text(source, file) as text:
+        delimiter, columns = csv_header(source, text.readline())
         consumed: list[str] = []
 
         def lines() -> Iterator[str]:
@@ -227,15 +232,15 @@ def read_csv(source: Source, file: StoredFile) -> Iterator[Record]:
                 yield Record(start, raw, fields=dict(zip(columns, row, strict=True)))
 
 
-_COMBINED = re.compile(
+COMBINED_LOG = re.compile(
     r"^(?P<client_ip>\S+) \S+ (?P<remote_user>\S+) \[(?P<requested_at>[^\]]+)\] "
-    r'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) (?P<bytes_sent>\d+|-)'
-    r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<user_agent>(?:[^"\\]|\\.)*)")?\s*$'
+    r'"(?P<request>[^"\\]*+(?:\\.[^"\\]*+)*+)" (?P<status>\d{3}) (?P<bytes_sent>\d+|-)'
+    r'(?: "(?P<referrer>[^"\\]*+(?:\\.[^"\\]*+)*+)" "(?P<user_agent>[^"\\]*+(?:\\.[^"\\]*+)*+)")?\s*$'
 )
 
 
 def read_combined_log(source: Source, file: StoredFile) -> Iterator[Record]:
-    with _open_text(source, file) as text:
+    with open_text(source, file) as text:
         for number, line in enumerate(text, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -248,7 +253,7 @@ def read_combined_log(source: Source, file: StoredFile) -> Iterator[Record]:
             if control := _control_character(line):
                 yield Record(number, line, error=f"control character {control} in the line")
                 continue
-            match = _COMBINED.match(line)
+            match = COMBINED_LOG.match(line)
             if match is None:
                 yield Record(number, line, error="not a combined log format line")
                 continue
@@ -258,7 +263,7 @@ def read_combined_log(source: Source, file: StoredFile) -> Iterator[Record]:
 
 def read_json(source: Source, file: StoredFile) -> Iterator[Record]:
     """JSON lines, or one top-level array read element by element (never whole into memory)."""
-    with _open_text(source, file) as text:
+    with open_text(source, file) as text:
         head = text.read(1)
         while head and head.isspace() or head == "\ufeff":
             head = text.read(1)

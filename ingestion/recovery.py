@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from ingestion import tables
 from ingestion.batch import BatchWriter, Options
 from ingestion.errors import LakehouseError
-from ingestion.files import records_from, write_file_batch
+from ingestion.files import records_from, whole_file, write_file_batch, write_whole_file
 from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch
 from ingestion.locks import source_lock
@@ -59,6 +59,9 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
                 f"cannot replay {batch_id}: {landing_folder(source).url_of(plan.file)} is gone or changed since it was ingested",
                 hint="put the original file back in the landing folder",
             )
+        if plan.max_records is None:
+            new = writer.ledger.start(FilePlan(plan.file, plan.sha256, 0, None), note=note)
+            return write_whole_file(writer, new, whole_file(source, file))
         chunk = list(itertools.islice(records_from(source, plan), plan.records))
         new = writer.ledger.start(FilePlan(plan.file, plan.sha256, plan.start_record, plan.max_records), note=note)
         return write_file_batch(writer, new, chunk, bool(plan.eof))

@@ -53,7 +53,7 @@ def _cast(field: Field, text: Column) -> Column:
         return F.coalesce(text.try_cast("date"), F.to_date(F.try_to_timestamp(text)))
     if field.type in ("decimal", "double"):
         # European exports write decimal commas ("129,90"); a lone comma between digits is one.
-        text = F.regexp_replace(text, r"^(-?\d+),(\d+)$", "$1.$2")
+        text = F.when(text.contains(","), F.regexp_replace(text, r"^(-?\d+),(\d+)$", "$1.$2")).otherwise(text)
     return text.try_cast(SPARK_TYPES[field.type])
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
 from ingestion.batch import Options
 from ingestion.files import ingest_files
 from ingestion.sources import get_source
+from lakehouse.sample_data import server_logs
 from tests.conftest import land, rows
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status\n"
@@ -28,11 +30,9 @@ def test_files_are_ingested_once_and_a_new_version_again(spark):
     land("transactions", "growing.csv", HEADER + _tx(5000), settled=False)
 
     first = ingest_files(spark, source, options)
-    # 1000 rows in batches of at most 400 records, then the small file; the growing one waits.
+    # Spark splits a CSV file: one batch per file, whatever `batch_rows`; the growing one waits.
     assert [(b.plan.file, b.rows_good, b.plan.eof) for b in first] == [
-        ("export_a.csv", 400, False),
-        ("export_a.csv", 400, False),
-        ("export_a.csv", 200, True),
+        ("export_a.csv", 1000, True),
         ("export_b.csv", 100, True),
     ]
     assert rows(spark, "select count(*), count(distinct transaction_id) from bronze.transactions") == [(1100, 1100)]
@@ -58,6 +58,44 @@ def test_files_are_ingested_once_and_a_new_version_again(spark):
         "from bronze.transactions where transaction_id = 'T00003'",
     )
     assert lineage == [("export_a.csv", 5, 1, 12.5, "2026-11-01 10:03:00", "transactions-000001")]
+
+
+def test_a_file_python_reads_lands_in_batches_of_at_most_batch_rows(spark):
+    """A file that Spark cannot split line by line (a JSON array) is read by Python, in batches."""
+    post = {"user_id": "u1", "platform": "tiktok", "posted_at": "2026-11-02T08:00:00Z"}
+    posts = [json.dumps({"post_id": f"PA{n}", **post}) for n in range(1000)]
+    land("social_posts", "array.json", "[\n" + ",\n".join(posts) + "\n]\n")
+
+    batches = ingest_files(spark, get_source("social_posts"), Options(batch_rows=400))
+
+    assert [(b.plan.file, b.rows_good, b.plan.eof) for b in batches] == [
+        ("array.json", 400, False),
+        ("array.json", 400, False),
+        ("array.json", 200, True),
+    ]
+    assert rows(spark, "select _source_line from bronze.social_posts where post_id in ('PA3', 'PA999')") == [
+        (5,),
+        (1001,),
+    ]
+
+
+def test_line_numbers_hold_across_the_partitions_spark_reads_a_file_in(spark):
+    """Spark reads a large file in parallel splits; every record still gets its own line number."""
+    lines = list(server_logs(random.Random(5), 3000))
+    lines[1200:1200] = ["", "-- log rotated --"]  # a blank line (no record) and a bad one
+    land("server_logs", "split.log", "\n".join(lines) + "\n")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")  # some forty splits, not one
+    try:
+        (batch,) = ingest_files(spark, get_source("server_logs"), Options(bad_share_threshold=0.9))
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+    landed = rows(spark, "select _source_line, _raw from bronze.server_logs where _source_file = 'split.log'")
+    assert batch.rows_good + batch.rows_bad == 3001 and len(landed) == batch.rows_good
+    assert all(raw == lines[line - 1] for line, raw in landed)
+    assert (1202, "not a combined log format line") in rows(
+        spark, f"select source_line, reason from bronze.quarantine where batch_id = '{batch.batch_id}'"
+    )
 
 
 def test_bad_records_go_to_quarantine_with_a_reason_and_the_batch_goes_on(spark):

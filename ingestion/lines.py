@@ -1,0 +1,268 @@
+"""Files whose records are lines, split by the Spark server where the file lies.
+
+Web server logs, JSON lines and CSV exports whose quoted fields never span lines, in UTF-8 (gzip
+or not), are read with Spark's text source: no record passes through Python, and on a cluster the
+executors read the file from HDFS themselves. Each line gets the checks and reasons the Python
+readers give (`readers.py`, which still reads Excel, JSON arrays, other encodings and CSV records
+that span lines). A file that Spark splits is one batch, whatever its size: Spark, not Python,
+holds it.
+
+Line numbers: Spark numbers the rows of each partition of the file
+(`monotonically_increasing_id`: the partition index in the upper bits, the row in it below), and
+`count_and_number` turns those into line numbers once the batch has counted each partition's lines
+(a count it makes anyway, on the cached batch).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ingestion.readers import COMBINED_LOG, CONTROL_CHARACTER, csv_header, open_binary, open_text
+from ingestion.sources import Source
+from ingestion.storage import StoredFile
+
+_SPLIT = "split"
+"""The line's fields, split once for the checks and the record that read them."""
+ROW_ID = "_row_id"
+"""Where the line is in the file, by Spark's partitions (removed once numbered)."""
+SKIP = "_skip"
+"""A line that is no record: blank, or the CSV header (counted for the numbering, never written)."""
+_ROW_BITS = 33
+_FORMATS = ("csv", "combined_log", "json")
+_NOT_IN_SPARK_PATHS = set("*?[]{}\\:%")
+"""Hadoop reads these in a path as a glob or a URI: such a file is read in Python."""
+_CONTROL_BYTES = bytes(0 if CONTROL_CHARACTER.match(chr(byte)) else 1 for byte in range(256))
+"""`bytes.translate` table: control characters to 0 (ten times faster than a regex search)."""
+
+
+@dataclass(frozen=True)
+class LineFile:
+    """A file Spark can split, and what one read of it in Python found."""
+
+    file: StoredFile
+    clean: bool
+    """Valid UTF-8 without control characters: Spark need not check each line for them."""
+
+
+def line_file(source: Source, file: StoredFile) -> LineFile | None:
+    """The file, when Spark can split it: a line format in UTF-8, not a JSON array, no CSV record
+    over several lines. Reads the file through once (twice for a CSV with quotes)."""
+    if source.format not in _FORMATS or codecs.lookup(source.encoding).name != "utf-8":
+        return None
+    if _NOT_IN_SPARK_PATHS & set(file.name):
+        return None
+    if source.format == "json" and _is_json_array(source, file):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    clean, quotes = True, False
+    with open_binary(file) as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            quotes = quotes or b'"' in block
+            clean = clean and _is_clean(decoder, block)
+    clean = clean and _is_clean(decoder, b"", final=True)
+    if source.format == "csv" and quotes and _quoted_line_breaks(file):
+        return None
+    return LineFile(file, clean)
+
+
+def _is_clean(decoder: codecs.IncrementalDecoder, block: bytes, final: bool = False) -> bool:
+    try:
+        decoder.decode(block, final)
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in block.translate(_CONTROL_BYTES)
+
+
+def _is_json_array(source: Source, file: StoredFile) -> bool:
+    with open_text(source, file) as text:
+        head = text.read(1)
+        while head and (head.isspace() or head == "\ufeff"):
+            head = text.read(1)
+        return head == "["
+
+
+def _quoted_line_breaks(file: StoredFile) -> bool:
+    """Whether a line holds an odd number of quotes: a quoted field goes on past its end."""
+    with open_binary(file) as stream:
+        return any(line.count(b'"') % 2 for line in stream)
+
+
+def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFrame:
+    """The file's lines, split into records in the staged shape `validate` reads, plus `ROW_ID`
+    and `SKIP` for `count_and_number`."""
+    file, value, split = lines.file, F.col("value"), F.col(_SPLIT)
+    checked = _Checks(value, lines.clean)
+    if source.format == "csv":
+        with open_text(source, file) as text:
+            delimiter, columns = csv_header(source, text.readline())
+        splitter = _csv_cells(value, delimiter, len(columns))
+        raw, fields, error, header = _csv_record(source, checked, split, delimiter, columns)
+    elif source.format == "combined_log":
+        splitter = _log_parts(value)
+        raw, fields, error, header = _log_record(source, checked, split)
+    else:
+        splitter = F.lit(None)
+        raw, fields, error, header = _json_record(checked)
+    frame = spark.read.text(file.folder.url_of(file.name)).select(
+        F.monotonically_increasing_id().alias(ROW_ID), value, splitter.alias(_SPLIT)
+    )
+    return frame.select(
+        raw.alias("_raw"),
+        fields.alias("_fields"),
+        error.alias("_error"),
+        F.lit(file.name).alias("_source_file"),
+        F.col(ROW_ID),
+        (value.rlike(r"^\s*$") | header).alias(SKIP),
+    )
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """The line-level checks of encoding and control characters, skipped for a clean file."""
+
+    value: Column
+    clean: bool
+
+    @property
+    def raw(self) -> Column:
+        return self.value if self.clean else F.make_valid_utf8(self.value)
+
+    def undecodable(self) -> Column | None:
+        return None if self.clean else ~F.is_valid_utf8(self.value)
+
+    def control(self) -> Column | None:
+        return None if self.clean else self.value.rlike(CONTROL_CHARACTER.pattern)
+
+
+def _fields(source: Source, cells: dict[str, Column]) -> Column:
+    """The record's fields as `validate` reads them: a struct of every field of the source."""
+    return F.struct(*[cells.get(f.name, F.lit(None).cast("string")).alias(f.name) for f in source.fields])
+
+
+def _first_reason(*cases: tuple[Column | None, Column | str]) -> Column:
+    """The reason of the first case that holds (cases without a condition never do)."""
+    reason = None
+    for condition, text in cases:
+        if condition is None:
+            continue
+        text = F.lit(text) if isinstance(text, str) else text
+        reason = F.when(condition, text) if reason is None else reason.when(condition, text)
+    return F.lit(None).cast("string") if reason is None else reason
+
+
+def _control_character(text: Column) -> Column:
+    """`U+0001` for the first control character of `text` (call only where it has one)."""
+    return F.format_string("U+%04X", F.ascii(F.regexp_extract(text, CONTROL_CHARACTER.pattern, 0)))
+
+
+def _json_record(checked: _Checks) -> tuple[Column, Column, Column, Column]:
+    raw = F.regexp_replace(checked.raw, r"^[\s\x{FEFF}]+|\s+$", "")
+    error = _first_reason((checked.undecodable(), "undecodable bytes (the line is not UTF-8)"))
+    return raw, F.lit(None).cast("map<string,string>"), error, F.lit(False)
+
+
+_LOG_GROUPS = list(COMBINED_LOG.groupindex)
+_LOG_PATTERN = re.sub(r"\(\?P<\w+>", "(", COMBINED_LOG.pattern)
+"""The reader's pattern in Java's dialect: groups by number (Java's group names take no underscore)."""
+_SEPARATOR = "\u0001"
+"""Joins the log line's fields in one regex pass; a line holding it is refused (a control character)."""
+
+
+def _log_parts(value: Column) -> Column:
+    """The line's fields, in one regex pass (the line itself when it does not match)."""
+    fields = _SEPARATOR.join(f"${n}" for n in range(1, len(_LOG_GROUPS) + 1))
+    return F.split(F.regexp_replace(value, _LOG_PATTERN, fields), _SEPARATOR)
+
+
+def _log_record(source: Source, checked: _Checks, parts: Column) -> tuple[Column, Column, Column, Column]:
+    cells = {name: F.when(F.get(parts, n) != "-", F.get(parts, n)) for n, name in enumerate(_LOG_GROUPS)}
+    in_line = F.concat(F.lit("control character "), _control_character(checked.value), F.lit(" in the line"))
+    error = _first_reason(
+        (checked.undecodable(), "undecodable bytes (the line is not UTF-8)"),
+        (checked.control(), in_line),
+        (F.size(parts) != len(_LOG_GROUPS), "not a combined log format line"),
+    )
+    return checked.raw, _fields(source, cells), error, F.lit(False)
+
+
+_FIELD_LIMIT = csv.field_size_limit()
+"""Python's csv module refuses a longer field; the same limit holds here."""
+_QUOTED = r'"[^"]*+(?:""[^"]*+)*+"'
+
+
+def _csv_cells(value: Column, delimiter: str, count: int) -> Column:
+    """The line's cells as a struct `c0` .. (nulls for missing ones; more than `count` are dropped)."""
+    schema = ", ".join(f"`c{n}` string" for n in range(count))
+    return F.from_csv(value, schema, {"sep": delimiter, "quote": '"', "escape": '"'})
+
+
+def _csv_record(
+    source: Source, checked: _Checks, parsed: Column, delimiter: str, columns: list[str]
+) -> tuple[Column, Column, Column, Column]:
+    value = checked.value
+    cells = [parsed.getField(f"c{n}") for n in range(len(columns))]
+    by_name = {column: cells[n] for n, column in enumerate(columns)}  # the last of a repeated name
+    unquoted = F.when(value.contains('"'), F.regexp_replace(value, _QUOTED, "")).otherwise(value)
+    found = F.length(unquoted) - F.length(F.replace(unquoted, F.lit(delimiter), F.lit(""))) + 1
+    too_long = F.length(value) > _FIELD_LIMIT
+    error = _first_reason(
+        (
+            too_long & (F.greatest(*[F.length(cell) for cell in cells]) > _FIELD_LIMIT),
+            f"not a readable CSV record (field larger than field limit ({_FIELD_LIMIT}))",
+        ),
+        (checked.undecodable(), "undecodable bytes (the file is not UTF-8)"),
+        (checked.control(), _first_in_field(cells, columns, value)),
+        (found != len(columns), F.format_string(f"expected {len(columns)} columns, found %d", found)),
+    )
+    raw = F.when(too_long, F.substring(value, 1, 10_000)).otherwise(checked.raw)
+    return raw, _fields(source, by_name), error, F.col(ROW_ID) == 0
+
+
+def _first_in_field(cells: list[Column], columns: list[str], value: Column) -> Column:
+    """The reason for the first field (in the header's order) holding a control character."""
+    per_field = [
+        F.when(
+            cell.rlike(CONTROL_CHARACTER.pattern),
+            F.concat(F.lit("control character "), _control_character(cell), F.lit(f" in field {column}")),
+        )
+        for cell, column in zip(cells, columns, strict=True)
+    ]
+    return F.coalesce(
+        *per_field, F.concat(F.lit("control character "), _control_character(value), F.lit(" in the line"))
+    )
+
+
+def count_and_number(checked: DataFrame) -> tuple[int, int, DataFrame]:
+    """(records, bad records, the records with their `_source_line`) of a cached batch of lines."""
+    partition = F.shiftright(ROW_ID, _ROW_BITS)
+    counts = {
+        row.partition: row
+        for row in checked.groupBy(partition.alias("partition"))
+        .agg(
+            F.count(F.lit(1)).alias("lines"),
+            F.count_if(~F.col(SKIP)).alias("records"),
+            F.count_if(~F.col(SKIP) & F.col("_reason").isNotNull()).alias("bad"),
+        )
+        .collect()
+    }
+    offsets, before = [], 0
+    for index in range(max(counts, default=-1) + 1):
+        offsets.append(before)
+        before += counts[index].lines if index in counts else 0
+    row = F.col(ROW_ID).bitwiseAND((1 << _ROW_BITS) - 1)
+    start = (
+        F.lit(0)
+        if len(offsets) <= 1
+        else F.element_at(F.array(*[F.lit(o) for o in offsets]), (partition + 1).cast("int"))
+    )
+    numbered = (
+        checked.where(~F.col(SKIP)).withColumn("_source_line", (row + start + 1).cast("bigint")).drop(ROW_ID, SKIP)
+    )
+    records = sum(c.records for c in counts.values())
+    return records, sum(c.bad for c in counts.values()), numbered
