@@ -1,4 +1,6 @@
-"""Split landing-zone files into records, one generator per format, in bounded memory.
+"""Split landing-zone files into records in Python, one generator per format, in bounded memory:
+the files Spark cannot split line by line (Excel, JSON arrays, other encodings than UTF-8, CSV
+records over several lines; `lines.py` has the rest), and every file's header and defects.
 
 A reader yields `Record`s: the raw text of one record, its fields as strings where the format
 defines them (CSV, logs, Excel), or an error when the record cannot even be split (wrong column
@@ -132,8 +134,8 @@ _BINARY_SHARE = 0.05
 def file_defect(source: Source, file: StoredFile) -> str | None:
     """Why the file cannot be ingested as a whole (checked before any of it lands), or None.
 
-    Reads it through once: a truncated or corrupt gzip, a damaged workbook, binary content in a
-    text source, an empty file. Defects of single records are the quarantine's, not this."""
+    Reads its head, and a gzip through to its end: a truncated or corrupt gzip, a damaged workbook,
+    binary content in a text source, an empty file. Defects of single records are the quarantine's, not this."""
     try:
         if file.size == 0:
             return "empty file (zero bytes)"
@@ -141,7 +143,7 @@ def file_defect(source: Source, file: StoredFile) -> str | None:
             return _workbook_defect(source, file)
         with open_binary(file) as stream:
             head = stream.read(_SNIFF_BYTES)
-            while stream.read(1 << 20):  # a gzip is only known whole once decompressed to its end
+            while file.suffix == ".gz" and stream.read(1 << 20):  # a gzip is only known whole at its end
                 pass
         return _text_defect(source, head)
     except _READ_ERRORS as error:
