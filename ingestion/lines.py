@@ -59,6 +59,8 @@ def line_file(source: Source, file: StoredFile) -> LineFile | None:
         return None
     if source.format == "json" and _is_json_array(source, file):
         return None
+    if source.format == "csv" and not _csv_columns(source, file)[1]:
+        return None  # no header: every record is refused, the Python reader says why
     decoder = codecs.getincrementaldecoder("utf-8")()
     clean, quotes = True, False
     with open_binary(file) as stream:
@@ -77,6 +79,11 @@ def _is_clean(decoder: codecs.IncrementalDecoder, block: bytes, final: bool = Fa
     except UnicodeDecodeError:
         return False
     return b"\x00" not in block.translate(_CONTROL_BYTES)
+
+
+def _csv_columns(source: Source, file: StoredFile) -> tuple[str, list[str]]:
+    with open_text(source, file) as text:
+        return csv_header(source, text.readline())
 
 
 def _is_json_array(source: Source, file: StoredFile) -> bool:
@@ -99,8 +106,7 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
     file, value, split = lines.file, F.col("value"), F.col(_SPLIT)
     checked = _Checks(value, lines.clean)
     if source.format == "csv":
-        with open_text(source, file) as text:
-            delimiter, columns = csv_header(source, text.readline())
+        delimiter, columns = _csv_columns(source, file)
         splitter = _csv_cells(value, delimiter, len(columns))
         raw, fields, error, header = _csv_record(source, checked, split, delimiter, columns)
     elif source.format == "combined_log":
@@ -211,9 +217,11 @@ def _csv_record(
     unquoted = F.when(value.contains('"'), F.regexp_replace(value, _QUOTED, "")).otherwise(value)
     found = F.length(unquoted) - F.length(F.replace(unquoted, F.lit(delimiter), F.lit(""))) + 1
     too_long = F.length(value) > _FIELD_LIMIT
+    lengths = [F.length(cell) for cell in cells]
+    longest = F.greatest(*lengths) if len(lengths) > 1 else lengths[0]
     error = _first_reason(
         (
-            too_long & (F.greatest(*[F.length(cell) for cell in cells]) > _FIELD_LIMIT),
+            too_long & (longest > _FIELD_LIMIT),
             f"not a readable CSV record (field larger than field limit ({_FIELD_LIMIT}))",
         ),
         (checked.undecodable(), "undecodable bytes (the file is not UTF-8)"),

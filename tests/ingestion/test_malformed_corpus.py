@@ -85,6 +85,9 @@ FILES = [
     FileCase("transactions", "huge_field.csv", "\n".join([HEADER, _tx(20, country="X" * 200_000), _tx(21)]), 1, ("not a readable CSV record (field larger than field limit (131072))",)),
     FileCase("transactions", "unknown_column.csv", "\n".join([HEADER + ",note", _tx(22) + ",hello"]), 1),
     FileCase("transactions", "header_only.csv", HEADER + "\n", 0),
+    FileCase("transactions", "one_column.csv", "transaction_id\nT24\nT25\n", 0, ("missing required field customer_id",) * 2),
+    FileCase("transactions", "blank_header.csv", "\n" + _tx(26) + "\n", 0, ("expected 0 columns, found 10",)),
+    FileCase("transactions", "doubled_quotes.csv", "\n".join([HEADER, _tx(27, country='"C\u00f4te ""d\'Ivoire"", ou pas"')]), 1),
     FileCase("transactions", "zero_bytes.csv", b"", 0, unreadable="empty file (zero bytes)"),
     FileCase("transactions", "binary.csv", PNG, 0, unreadable="binary content, not text"),
     FileCase("transactions", "utf16.csv", ("\n".join([HEADER, _tx(23)])).encode("utf-16"), 0, unreadable="UTF-16 text"),
@@ -184,6 +187,10 @@ def test_files_of_the_corpus_land_or_are_quarantined_with_their_reason(spark):
             assert len(notes) == 1 and notes[0].startswith(f"{name}: {case.unreadable}"), (case.name, notes)
         else:
             assert notes == [], case.name
+
+    assert rows(spark, "select country from bronze.transactions where _source_file = 'corpus_doubled_quotes.csv'") == [
+        ('C\u00f4te "d\'Ivoire", ou pas',)
+    ]
 
     # A damaged file is not read again until it changes; a repaired one lands.
     again = [b for source in ("transactions", "server_logs") for b in ingest(spark, get_source(source))]
