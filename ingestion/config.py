@@ -228,7 +228,11 @@ class Settings:
 
 def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
     """Environment for a second lakehouse beside the default one (tests, benchmarks): its own
-    data home under `.lakehouse/<name>` and the default ports shifted by `port_offset`."""
+    data home under `.lakehouse/<name>` and the default ports shifted by `port_offset`.
+
+    The offsets in use are hundreds (tests 100, benchmarks 200, live 300, built 400, cluster 500,
+    S3 600): every port stays under 32768, below the range Linux picks client ports from, where an
+    open client socket could hold a service's port and keep it from starting."""
     ports = {
         "LAKEHOUSE_KAFKA_PORT": 9092,
         "LAKEHOUSE_KAFKA_CONTROLLER_PORT": 9093,

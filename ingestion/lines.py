@@ -20,9 +20,11 @@ import csv
 import re
 from dataclasses import dataclass
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from ingestion.errors import LakehouseError
 from ingestion.readers import COMBINED_LOG, CONTROL_CHARACTER, csv_header, open_binary, open_text
 from ingestion.sources import Source
 from ingestion.storage import StoredFile
@@ -48,6 +50,8 @@ class LineFile:
     file: StoredFile
     clean: bool
     """Valid UTF-8 without control characters: Spark need not check each line for them."""
+    csv_header: tuple[str, list[str]] | None = None
+    """A CSV's delimiter and columns, as `line_file` read them (read again when missing)."""
 
 
 def line_file(source: Source, file: StoredFile) -> LineFile | None:
@@ -59,7 +63,8 @@ def line_file(source: Source, file: StoredFile) -> LineFile | None:
         return None
     if source.format == "json" and _is_json_array(source, file):
         return None
-    if source.format == "csv" and not _csv_columns(source, file)[1]:
+    header = _csv_columns(source, file) if source.format == "csv" else None
+    if header is not None and not header[1]:
         return None  # no header: every record is refused, the Python reader says why
     decoder = codecs.getincrementaldecoder("utf-8")()
     clean, quotes = True, False
@@ -70,7 +75,7 @@ def line_file(source: Source, file: StoredFile) -> LineFile | None:
     clean = clean and _is_clean(decoder, b"", final=True)
     if source.format == "csv" and quotes and _quoted_line_breaks(file):
         return None
-    return LineFile(file, clean)
+    return LineFile(file, clean, header)
 
 
 def _is_clean(decoder: codecs.IncrementalDecoder, block: bytes, final: bool = False) -> bool:
@@ -106,7 +111,7 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
     file, value, split = lines.file, F.col("value"), F.col(_SPLIT)
     checked = _Checks(value, lines.clean)
     if source.format == "csv":
-        delimiter, columns = _csv_columns(source, file)
+        delimiter, columns = lines.csv_header or _csv_columns(source, file)
         splitter = _csv_cells(value, delimiter, len(columns))
         raw, fields, error, header = _csv_record(source, checked, split, delimiter, columns)
     elif source.format == "combined_log":
@@ -115,7 +120,7 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
     else:
         splitter = F.lit(None)
         raw, fields, error, header = _json_record(checked)
-    frame = spark.read.text(file.folder.url_of(file.name)).select(
+    frame = _text(spark, file.folder.url_of(file.name)).select(
         F.monotonically_increasing_id().alias(ROW_ID), value, splitter.alias(_SPLIT)
     )
     return frame.select(
@@ -126,6 +131,23 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
         F.col(ROW_ID),
         (value.rlike(r"^\s*$") | header).alias(SKIP),
     )
+
+
+def _text(spark: SparkSession, url: str) -> DataFrame:
+    """The file's lines, or a clear error when the Spark server cannot see the file (a server on
+    another machine than a local landing folder)."""
+    frame = spark.read.text(url)
+    try:
+        frame.schema  # noqa: B018  (analysed now: a missing path is an error here, not in the middle of a batch)
+    except AnalysisException as error:
+        if error.getCondition() != "PATH_NOT_FOUND":
+            raise
+        raise LakehouseError(
+            f"The Spark server cannot read the landing file {url}",
+            hint="the server reads landing files where they lie: run it on this machine, or put the landing "
+            "zone on HDFS (LAKEHOUSE_LANDING=hdfs://namenode:port/landing)",
+        ) from None
+    return frame
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ import random
 import pytest
 
 from ingestion.batch import Options
+from ingestion.errors import LakehouseError
 from ingestion.files import ingest_files
+from ingestion.lines import LineFile, staged_lines
 from ingestion.sources import get_source
+from ingestion.storage import LocalFolder, StoredFile
 from lakehouse.sample_data import server_logs
 from tests.conftest import land, rows
 
@@ -96,6 +99,17 @@ def test_line_numbers_hold_across_the_partitions_spark_reads_a_file_in(spark):
     assert (1202, "not a combined log format line") in rows(
         spark, f"select source_line, reason from bronze.quarantine where batch_id = '{batch.batch_id}'"
     )
+
+
+def test_a_file_the_spark_server_cannot_see_is_a_clear_error(spark, tmp_path):
+    """As with a server on another machine than a local landing folder: said, with what to do."""
+    unseen = StoredFile(LocalFolder(tmp_path / "elsewhere"), "access.log", size=10, mtime_ns=0)
+
+    with pytest.raises(LakehouseError) as raised:
+        staged_lines(spark, get_source("server_logs"), LineFile(unseen, clean=True))
+
+    assert str(raised.value).startswith(f"The Spark server cannot read the landing file {tmp_path}/elsewhere/access.log")
+    assert "LAKEHOUSE_LANDING=hdfs://" in raised.value.hint
 
 
 def test_bad_records_go_to_quarantine_with_a_reason_and_the_batch_goes_on(spark):

@@ -1,6 +1,6 @@
 """A lakehouse of its own, built once for the suites that look at finished gold (`lakehouse verify`,
 the dashboard, the API, PostgreSQL): sample data and the malformed corpus, ingested and built on
-fresh services under `.lakehouse/built`, ports +40000; stopped at the end, also on failure."""
+fresh services under `.lakehouse/built`, ports +400; stopped at the end, also on failure."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ingestion.config import PROJECT_ROOT, side_by_side_environment
 from tests.ingestion.test_malformed_corpus import FILES, send_messages
 
 BUILT_ENV = {
-    **side_by_side_environment("built", port_offset=40000),
+    **side_by_side_environment("built", port_offset=400),
     "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
     "LAKEHOUSE_INGEST_SETTLE_SECONDS": "0",
 }

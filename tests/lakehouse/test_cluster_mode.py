@@ -1,7 +1,7 @@
 """Cluster mode (`LAKEHOUSE_MODE=cluster`): a three-broker Kafka cluster, a Spark standalone master
 with two workers running the lakehouse server's executors, the Hive metastore in PostgreSQL and HDFS
 (NameNode and DataNode) holding the warehouse, the landing zone and the staging area, all started by
-`lakehouse up` under `.lakehouse/cluster` (ports +50000) and stopped at the end, also on failure;
+`lakehouse up` under `.lakehouse/cluster` (ports +500) and stopped at the end, also on failure;
 the brokers let clients in with SASL/PLAIN only, as a secured cluster would.
 The same pipeline on the built lakehouse's input gives the same gold; Dagster, rollback, replay and
 Thrift work there unchanged; a broker and a worker killed during an ingestion lose and duplicate
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.cluster
 
 KAFKA_PASSWORD = secrets.token_hex(12)
 CLUSTER_ENV = {
-    **side_by_side_environment("cluster", port_offset=50000),
+    **side_by_side_environment("cluster", port_offset=500),
     "LAKEHOUSE_MODE": "cluster",
     # The brokers take SASL/PLAIN from this one user: every client of the pipeline logs in.
     "LAKEHOUSE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
