@@ -108,7 +108,9 @@ def test_a_file_the_spark_server_cannot_see_is_a_clear_error(spark, tmp_path):
     with pytest.raises(LakehouseError) as raised:
         staged_lines(spark, get_source("server_logs"), LineFile(unseen, clean=True))
 
-    assert str(raised.value).startswith(f"The Spark server cannot read the landing file {tmp_path}/elsewhere/access.log")
+    assert str(raised.value).startswith(
+        f"The Spark server cannot read the landing file {tmp_path}/elsewhere/access.log"
+    )
     assert "LAKEHOUSE_LANDING=hdfs://" in raised.value.hint
 
 

@@ -26,7 +26,9 @@ def test_each_broken_rule_is_a_row_with_the_rows_that_break_it(spark):
         "as t(id, qty, price, status, code)"
     )
     # The key `a` twice: a relationship joins distinct keys and multiplies no row the other rules count.
-    spark.sql("create or replace table scratch.rule_codes using delta as select * from values ('a'), ('a'), ('b') as t(code)")
+    spark.sql(
+        "create or replace table scratch.rule_codes using delta as select * from values ('a'), ('a'), ('b') as t(code)"
+    )
     returncode, sql = _compiled(RULES)
     assert returncode == 0, sql
 
