@@ -1,6 +1,7 @@
 """Materialising every asset in-process against the real services builds gold, and the checks pass."""
 
 import gzip
+import json
 import random
 
 from dagster import AssetKey, DagsterInstance
@@ -8,6 +9,7 @@ from dagster import AssetKey, DagsterInstance
 from lakehouse import sample_data
 from lakehouse.producer import produce
 from orchestration.definitions import defs
+from orchestration.transform.project import dbt_project
 from tests.conftest import land, rows
 
 
@@ -39,7 +41,12 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
     assert spend["dagster/row_count"].value == rows(spark, "select count(*) from gold.agg_spend_by_customer")[0][0] > 0
 
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) > 60
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    dbt_tests = {
+        n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test" and n.get("attached_node")
+    }
+    assert len(dbt_tests) > 40
+    assert dbt_tests <= {e.check_name for e in evaluations}  # every dbt test of a model ran as its check
     failed = [
         (e.asset_key.to_user_string(), e.check_name, e.description)
         for e in evaluations
