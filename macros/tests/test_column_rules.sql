@@ -1,5 +1,5 @@
 {#-
-    Every column rule of a model in one query: on Spark each test query costs a planning pass and two jobs
+    Every column rule of a model in one query: on Spark each test query costs a planning pass and a few jobs
     whatever it checks, so a model's not_null, unique, accepted_values, non_negative, within_range and
     relationships rules are one query here rather than one each. `rules` maps a column to its rules:
 
