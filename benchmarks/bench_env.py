@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from ingestion.config import side_by_side_environment  # noqa: E402  (reads no setting yet)
 
-BENCH_ENV = side_by_side_environment("bench", port_offset=200)
+BENCH_ENV = side_by_side_environment("bench")
 os.environ.update(BENCH_ENV)
 os.environ.setdefault("LAKEHOUSE_CACHE", str(ROOT / ".lakehouse" / "cache"))
 HOME = Path(BENCH_ENV["LAKEHOUSE_HOME"])

@@ -226,13 +226,16 @@ class Settings:
         return self.cache / "jars"
 
 
-def side_by_side_environment(name: str, port_offset: int) -> dict[str, str]:
-    """Environment for a second lakehouse beside the default one (tests, benchmarks): its own
-    data home under `.lakehouse/<name>` and the default ports shifted by `port_offset`.
+SIDE_BY_SIDE_PORT_OFFSETS = {"test": 100, "bench": 200, "live": 300, "built": 400, "cluster": 500, "s3": 600}
+"""How far each lakehouse beside the default one shifts the default ports. Hundreds, so that every
+port stays under 32768, below the range Linux picks client ports from, where an open client socket
+could hold a service's port and keep it from starting."""
 
-    The offsets in use are hundreds (tests 100, benchmarks 200, live 300, built 400, cluster 500,
-    S3 600): every port stays under 32768, below the range Linux picks client ports from, where an
-    open client socket could hold a service's port and keep it from starting."""
+
+def side_by_side_environment(name: str) -> dict[str, str]:
+    """Environment for a second lakehouse beside the default one (tests, benchmarks): its own
+    data home under `.lakehouse/<name>` and the default ports shifted by its offset."""
+    port_offset = SIDE_BY_SIDE_PORT_OFFSETS[name]
     ports = {
         "LAKEHOUSE_KAFKA_PORT": 9092,
         "LAKEHOUSE_KAFKA_CONTROLLER_PORT": 9093,

@@ -18,7 +18,7 @@ import pytest
 
 from ingestion.config import PROJECT_ROOT, side_by_side_environment
 
-TEST_ENV = side_by_side_environment("test", port_offset=100)
+TEST_ENV = side_by_side_environment("test")
 # Daemons started by tests do not publish gold to PostgreSQL after their builds (test_serving does).
 TEST_ENV["LAKEHOUSE_PUBLISH_AFTER_BUILD"] = "false"
 os.environ.update(TEST_ENV)

@@ -19,7 +19,7 @@ from ingestion.config import PROJECT_ROOT, side_by_side_environment
 from tests.ingestion.test_malformed_corpus import FILES, send_messages
 
 BUILT_ENV = {
-    **side_by_side_environment("built", port_offset=400),
+    **side_by_side_environment("built"),
     "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
     "LAKEHOUSE_INGEST_SETTLE_SECONDS": "0",
 }

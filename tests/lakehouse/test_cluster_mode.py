@@ -35,7 +35,7 @@ pytestmark = pytest.mark.cluster
 
 KAFKA_PASSWORD = secrets.token_hex(12)
 CLUSTER_ENV = {
-    **side_by_side_environment("cluster", port_offset=500),
+    **side_by_side_environment("cluster"),
     "LAKEHOUSE_MODE": "cluster",
     # The brokers take SASL/PLAIN from this one user: every client of the pipeline logs in.
     "LAKEHOUSE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",

@@ -23,7 +23,7 @@ from tests.lakehouse.conftest import fresh_services
 pytestmark = pytest.mark.s3
 
 S3_ENV = {
-    **side_by_side_environment("s3", port_offset=600),  # beside the other lakehouses of the tests
+    **side_by_side_environment("s3"),  # beside the other lakehouses of the tests
     "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
     "LAKEHOUSE_SPARK_WAREHOUSE": "s3a://lakehouse/warehouse",
     "LAKEHOUSE_INGEST_SETTLE_SECONDS": "0",

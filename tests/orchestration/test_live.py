@@ -17,7 +17,7 @@ from lakehouse.sample_data import one_sale
 from tests.conftest import stop_process_group
 
 LIVE_ENV = {
-    **side_by_side_environment("live", port_offset=300),
+    **side_by_side_environment("live"),
     "LAKEHOUSE_CACHE": os.environ["LAKEHOUSE_CACHE"],
     "LAKEHOUSE_INGEST_SETTLE_SECONDS": "1",
     # This test is about gold; publishing it to PostgreSQL after each build is tested in test_serving.
