@@ -36,19 +36,16 @@ from pyspark.sql import functions as F
 from pyspark.sql.observation import Observation
 
 from benchmarks.ingestion import bench_source
-from ingestion import kafka_client, tables
-from ingestion.plans import KafkaPlan, OffsetRange
+from ingestion import tables
+from ingestion.plans import KafkaPlan
 from ingestion.spark import connect
-from ingestion.topics import kafka_messages
+from ingestion.topics import kafka_messages, unread_offsets
 from ingestion.validation import validate
 
 spark = connect()
 source = bench_source("kafka", {size}, {run!r}, {topic!r})
 tables.ensure_tables(spark, source)
-consumer = kafka_client.consumer()
-ends = kafka_client.partition_offsets(consumer, source.topic)
-consumer.close()
-plan = KafkaPlan(source.topic, tuple(OffsetRange(p, start, end) for p, (start, end) in sorted(ends.items())))
+plan = KafkaPlan(source.topic, unread_offsets(spark, source))
 checked = validate(source, kafka_messages(spark, plan)).withColumns(
     {{"_batch_id": F.lit("one-pass"), "_ingested_at": F.current_timestamp()}}
 )
