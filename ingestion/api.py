@@ -1,4 +1,4 @@
-"""The library's front door: ingest a source, roll a batch back, replay it, ask what is pending.
+"""The library's front door: ingest a source, roll a batch back, replay or purge it, ask what is pending.
 
 from ingestion.api import ingest
 from ingestion.sources import get_source
@@ -17,11 +17,11 @@ from ingestion.batch import Options
 from ingestion.files import ingest_files
 from ingestion.landing import pending_files
 from ingestion.ledger import Batch
-from ingestion.recovery import replay, rollback
+from ingestion.recovery import purge, replay, rollback
 from ingestion.sources import Source
 from ingestion.topics import ingest_topic, unread_offsets
 
-__all__ = ["Batch", "Options", "ingest", "pending_files", "replay", "rollback", "unread_offsets"]
+__all__ = ["Batch", "Options", "ingest", "pending_files", "purge", "replay", "rollback", "unread_offsets"]
 
 
 def ingest(

@@ -1,6 +1,10 @@
-"""Write one planned batch: check it once in Spark, split it between bronze and quarantine, and
-record the outcome in the ledger. Bronze and quarantine appends are idempotent (`txnAppId` =
-source, `txnVersion` = batch number): a batch re-run after a crash skips what already landed."""
+"""Write one planned batch in one pass: Spark reads it, types and checks every record, and appends
+all of them, good or bad, to `bronze.<source>__all` in one Delta commit, counting the records and
+the bad ones as it writes (`DataFrame.observe`). Then one ledger event gives the batch its meaning:
+`committed` (its good records become visible) or `quarantined` (none do).
+
+The append is idempotent (`txnAppId` = source, `txnVersion` = batch number): a batch resumed after
+a crash finds its commit in the table's history and takes its counts from its records there."""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from ingestion import lines, tables
+from ingestion import tables
 from ingestion.config import settings
 from ingestion.ledger import Batch, Ledger
+from ingestion.plans import FilePlan
 from ingestion.readers import Record
 from ingestion.sources import Source
 from ingestion.storage import folder
@@ -79,7 +84,7 @@ def staged_file_records(records: list[Record], file_name: str) -> pa.Table:
 
 
 class BatchWriter:
-    """Writes the planned batches of one source to bronze, quarantine and the ledger."""
+    """Writes the planned batches of one source to bronze and the ledger."""
 
     def __init__(self, spark: SparkSession, source: Source, options: Options) -> None:
         self.spark, self.source, self.options = spark, source, options
@@ -89,26 +94,36 @@ class BatchWriter:
         self._staging.clear()
 
     def write(self, batch: Batch, staged: DataFrame) -> Batch:
-        """Check a staged batch once (cached), then split it between bronze and quarantine."""
-        checked = (
-            validate(self.source, staged)
-            .withColumns({"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.current_timestamp()})
-            .cache()
-        )
-        try:
-            if lines.ROW_ID in checked.columns:
-                total, bad, records = lines.count_and_number(checked)
-                batch.plan = batch.plan.read(total, eof=True)  # a whole file: its records are known now
-            else:
-                total, bad = checked.agg(F.count(F.lit(1)), F.count("_reason")).first()
-                records = checked
-            self._write_checked(batch, records, total, bad)
-        finally:
-            checked.unpersist()
-        batch.delta_version = tables.written_version(self.spark, self.source.table, batch.batch_id)
+        """Write a staged batch to bronze in one pass, then record what it means in the ledger."""
+        counts = self._written_counts(batch)
+        if counts is None:
+            checked = validate(self.source, staged).withColumns(
+                {"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.current_timestamp()}
+            )
+            observation = Observation(f"batch-{batch.batch_id}")
+            observed = checked.observe(observation, F.count(F.lit(1)).alias("records"), F.count("_reason").alias("bad"))
+            self._append(observed.select(*[name for name, _ in tables.all_records_columns(self.source)]), batch)
+            metrics = observation.get
+            counts = metrics["records"], metrics["bad"]
+            batch.delta_version = tables.latest_version(self.spark, self.source.all_records)
+        crash_point("after_bronze_write")
+        total, bad = counts
+        if isinstance(batch.plan, FilePlan) and batch.plan.max_records is None:
+            batch.plan = batch.plan.read(total, eof=True)  # a whole file: its records are known now
+        self._judge(batch, total, bad)
         self.ledger.record(batch)
         crash_point("after_ledger_commit")
         return batch
+
+    def _written_counts(self, batch: Batch) -> tuple[int, int] | None:
+        """(records, bad records) of a batch that an interrupted run already committed to bronze."""
+        if batch.batch_id not in self.ledger.interrupted:
+            return None
+        version = tables.written_version(self.spark, self.source.all_records, batch.batch_id)
+        if version is None:
+            return None
+        batch.delta_version = version
+        return tables.batch_counts(self.spark, self.source, batch.batch_id)
 
     def write_records(self, batch: Batch, records: list[Record]) -> Batch:
         """A batch split in Python travels to Spark as a Parquet file in the staging folder (local,
@@ -127,43 +142,16 @@ class BatchWriter:
         minimum = self.options.bad_min_records if minimum is None else minimum
         return bool(total) and bad / total > self.options.bad_share_threshold and bad >= minimum
 
-    def _write_checked(self, batch: Batch, checked: DataFrame, total: int, bad: int) -> None:
-        threshold = self.options.bad_share_threshold
+    def _judge(self, batch: Batch, total: int, bad: int) -> None:
+        """What the batch's records mean: its good ones visible, or none (quarantined whole)."""
         if self._is_bad_whole(total, bad):
             batch.status, batch.rows_good, batch.rows_bad = "quarantined", 0, total
             batch.note = (
-                f"{bad} of {total} records bad ({bad / total:.0%}), above the threshold of {threshold:.0%}: "
-                "the whole batch is in quarantine"
+                f"{bad} of {total} records bad ({bad / total:.0%}), above the threshold of "
+                f"{self.options.bad_share_threshold:.0%}: the whole batch is in quarantine"
             )
-            whole = checked.withColumn(
-                "_reason", F.coalesce("_reason", F.lit(f"batch {batch.batch_id} quarantined whole: {batch.note}"))
-            )
-            self._append_quarantine(whole, batch)
-            return
-        batch.status, batch.rows_good, batch.rows_bad = "committed", total - bad, bad
-        if bad:
-            self._append_quarantine(checked, batch)
-        crash_point("after_quarantine_write")
-        if total - bad:
-            self._append(checked.where("_reason is null").drop("_reason"), self.source.table, batch)
-        crash_point("after_bronze_write")
+        else:
+            batch.status, batch.rows_good, batch.rows_bad = "committed", total - bad, bad
 
-    def _append(self, frame: DataFrame, table: str, batch: Batch) -> None:
-        tables.append_idempotent(frame, table, f"lakehouse-{self.source.name}", batch.seq, batch.batch_id)
-
-    def _append_quarantine(self, frame: DataFrame, batch: Batch) -> None:
-        """The records of `frame` that have a reason, as quarantine rows."""
-        is_file = self.source.kind == "file"
-        rows = frame.where("_reason is not null").select(
-            F.lit(self.source.name).alias("source"),
-            F.lit(batch.batch_id).alias("batch_id"),
-            (F.col("_source_file") if is_file else F.lit(None).cast("string")).alias("source_file"),
-            (F.col("_source_line") if is_file else F.lit(None).cast("bigint")).alias("source_line"),
-            (F.lit(None).cast("string") if is_file else F.col("_kafka_topic")).alias("kafka_topic"),
-            (F.lit(None).cast("int") if is_file else F.col("_kafka_partition")).alias("kafka_partition"),
-            (F.lit(None).cast("bigint") if is_file else F.col("_kafka_offset")).alias("kafka_offset"),
-            F.col("_raw").alias("raw"),
-            F.col("_reason").alias("reason"),
-            F.col("_ingested_at").alias("quarantined_at"),
-        )
-        self._append(rows, tables.QUARANTINE, batch)
+    def _append(self, frame: DataFrame, batch: Batch) -> None:
+        tables.append_idempotent(frame, self.source.all_records, f"lakehouse-{self.source.name}", batch.seq, batch.batch_id)

@@ -13,7 +13,6 @@ from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
-from ingestion import tables
 from ingestion.batch import BatchWriter, Options
 from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch, file_progress
@@ -133,7 +132,6 @@ def _take_back(writer: BatchWriter, plan: FilePlan) -> list[Batch]:
         and b.status in ("committed", "quarantined")
     ]
     for batch in landed:
-        batch.delta_version = tables.delete_batch(writer.spark, writer.source, batch.batch_id)
         batch.status, batch.note = "rolled_back", "rolled back: the rest of its file turned out unreadable"
         writer.ledger.record(batch)
     return landed

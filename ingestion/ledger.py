@@ -67,6 +67,8 @@ class Ledger:
         tables.ensure_tables(spark, source)
         self.spark, self.source = spark, source
         self.batches = read_batches(spark, source)
+        self.interrupted = {batch.batch_id for batch in self.unfinished()}
+        """Batches an earlier run started and did not finish: their records may be in bronze already."""
 
     def start(self, plan: Plan, note: str | None = None) -> Batch:
         """A new batch, `started`: its plan is in the ledger before anything is read."""

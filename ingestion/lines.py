@@ -7,10 +7,11 @@ readers give (`readers.py`, which still reads Excel, JSON arrays, other encoding
 that span lines). A file that Spark splits is one batch, whatever its size: Spark, not Python,
 holds it.
 
-Line numbers: Spark numbers the rows of each partition of the file
-(`monotonically_increasing_id`: the partition index in the upper bits, the row in it below), and
-`count_and_number` turns those into line numbers once the batch has counted each partition's lines
-(a count it makes anyway, on the cached batch).
+Line numbers, in the same pass that writes: Spark reads the file in splits of exactly
+`SPLIT_BYTES` (a line belongs to the split its first byte follows: Hadoop's line reader), and
+numbers the rows within each (`monotonically_increasing_id`, the row in its lower bits). The
+Python pass that checks the file anyway counts the lines that start up to each split's offset, so a
+row's line number is that count for its split (`_metadata.file_block_start`) plus its row number.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ from ingestion.storage import StoredFile
 
 _SPLIT = "split"
 """The line's fields, split once for the checks and the record that read them."""
-ROW_ID = "_row_id"
-"""Where the line is in the file, by Spark's partitions (removed once numbered)."""
-SKIP = "_skip"
-"""A line that is no record: blank, or the CSV header (counted for the numbering, never written)."""
+SPLIT_BYTES = 32 << 20
+"""How much of a file one Spark task reads (a multiple of `_BLOCK`)."""
+_BLOCK = 1 << 20
 _ROW_BITS = 33
 _FORMATS = ("csv", "combined_log", "json")
 _NOT_IN_SPARK_PATHS = set("*?[]{}\\:%")
@@ -50,11 +50,14 @@ class LineFile:
     file: StoredFile
     clean: bool
     """Valid UTF-8 without control characters: Spark need not check each line for them."""
+    lines_before: tuple[int, ...] = (0,)
+    """Per split of `split_bytes`, how many lines start before its first line."""
+    split_bytes: int = SPLIT_BYTES
     csv_header: tuple[str, list[str]] | None = None
     """A CSV's delimiter and columns, as `line_file` read them (read again when missing)."""
 
 
-def line_file(source: Source, file: StoredFile) -> LineFile | None:
+def line_file(source: Source, file: StoredFile, split_bytes: int = SPLIT_BYTES) -> LineFile | None:
     """The file, when Spark can split it: a line format in UTF-8, not a JSON array, no CSV record
     over several lines. Reads the file through once (twice for a CSV with quotes)."""
     if source.format not in _FORMATS or codecs.lookup(source.encoding).name != "utf-8":
@@ -67,15 +70,42 @@ def line_file(source: Source, file: StoredFile) -> LineFile | None:
     if header is not None and not header[1]:
         return None  # no header: every record is refused, the Python reader says why
     decoder = codecs.getincrementaldecoder("utf-8")()
-    clean, quotes = True, False
+    clean, quotes, lines = True, False, _LineStarts(split_bytes)
     with open_binary(file) as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
+        for block in iter(lambda: stream.read(_BLOCK), b""):
             quotes = quotes or b'"' in block
             clean = clean and _is_clean(decoder, block)
+            lines.add(block)
     clean = clean and _is_clean(decoder, b"", final=True)
     if source.format == "csv" and quotes and _quoted_line_breaks(file):
         return None
-    return LineFile(file, clean, header)
+    # A gzip file is one split, whatever its size.
+    before = (0,) if file.suffix == ".gz" else lines.before_splits()
+    return LineFile(file, clean, before, split_bytes, header)
+
+
+class _LineStarts:
+    """Counts, block by block, the lines that start at or before each split's offset (the lines
+    Hadoop's reader gives to earlier splits): one after each `\n`, lone `\r` or `\r\n`."""
+
+    def __init__(self, split_bytes: int) -> None:
+        assert split_bytes % _BLOCK == 0, "a split is a whole number of blocks"
+        self.split_bytes, self.read, self.breaks, self.at_splits = split_bytes, 0, 0, [0]
+        self.last = b""
+
+    def add(self, block: bytes) -> None:
+        if self.read and self.read % self.split_bytes == 0:
+            # The split starts here: a \r\n across its offset ends a line after it, not before.
+            self.at_splits.append(self.breaks - (self.last == b"\r" and block[:1] == b"\n"))
+        crlf = block.count(b"\r\n") + (self.last == b"\r" and block[:1] == b"\n")
+        self.breaks += block.count(b"\n") + block.count(b"\r") - crlf
+        self.read += len(block)
+        self.last = block[-1:]
+
+    def before_splits(self) -> tuple[int, ...]:
+        """Lines before the first line of each split: those starting at or before its offset, the
+        line at offset 0 included (the first split's own lines start at 0)."""
+        return (0, *(breaks + 1 for breaks in self.at_splits[1:]))
 
 
 def _is_clean(decoder: codecs.IncrementalDecoder, block: bytes, final: bool = False) -> bool:
@@ -106,31 +136,50 @@ def _quoted_line_breaks(file: StoredFile) -> bool:
 
 
 def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFrame:
-    """The file's lines, split into records in the staged shape `validate` reads, plus `ROW_ID`
-    and `SKIP` for `count_and_number`."""
+    """The file's records (blank lines and a CSV's header left out), split in the staged shape
+    `validate` reads, each with its line number."""
     file, value, split = lines.file, F.col("value"), F.col(_SPLIT)
     checked = _Checks(value, lines.clean)
+    line = F.col("_source_line")
     if source.format == "csv":
         delimiter, columns = lines.csv_header or _csv_columns(source, file)
         splitter = _csv_cells(value, delimiter, len(columns))
-        raw, fields, error, header = _csv_record(source, checked, split, delimiter, columns)
+        raw, fields, error, header = _csv_record(source, checked, split, delimiter, columns, line)
     elif source.format == "combined_log":
         splitter = _log_parts(value)
         raw, fields, error, header = _log_record(source, checked, split)
     else:
         splitter = F.lit(None)
         raw, fields, error, header = _json_record(checked)
+    _split_sizes(spark, lines.split_bytes)
     frame = _text(spark, file.folder.url_of(file.name)).select(
-        F.monotonically_increasing_id().alias(ROW_ID), value, splitter.alias(_SPLIT)
+        _line_number(lines).alias("_source_line"), value, splitter.alias(_SPLIT)
     )
-    return frame.select(
+    return frame.where(~(value.rlike(r"^\s*$") | header)).select(
         raw.alias("_raw"),
         fields.alias("_fields"),
         error.alias("_error"),
         F.lit(file.name).alias("_source_file"),
-        F.col(ROW_ID),
-        (value.rlike(r"^\s*$") | header).alias(SKIP),
+        line,
     )
+
+
+def _split_sizes(spark: SparkSession, split_bytes: int) -> None:
+    """Splits of exactly `split_bytes`, at its multiples: Spark cuts at multiples of
+    min(maxPartitionBytes, max(openCostInBytes, bytes per core)), so both set it alone (a file per
+    read, so the cost of opening files packs nothing)."""
+    for name in ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes"):
+        spark.conf.set(name, str(split_bytes))
+
+
+def _line_number(lines: LineFile) -> Column:
+    """The 1-based line number of each line Spark reads (see the module's docstring)."""
+    row = F.monotonically_increasing_id().bitwiseAND((1 << _ROW_BITS) - 1)
+    if len(lines.lines_before) == 1:
+        return (row + 1).cast("bigint")
+    split = (F.col("_metadata.file_block_start") / F.lit(lines.split_bytes)).cast("int")
+    before = F.element_at(F.array(*[F.lit(n) for n in lines.lines_before]), split + 1)
+    return (before + row + 1).cast("bigint")
 
 
 def _text(spark: SparkSession, url: str) -> DataFrame:
@@ -231,7 +280,7 @@ def _csv_cells(value: Column, delimiter: str, count: int) -> Column:
 
 
 def _csv_record(
-    source: Source, checked: _Checks, parsed: Column, delimiter: str, columns: list[str]
+    source: Source, checked: _Checks, parsed: Column, delimiter: str, columns: list[str], line: Column
 ) -> tuple[Column, Column, Column, Column]:
     value = checked.value
     cells = [parsed.getField(f"c{n}") for n in range(len(columns))]
@@ -251,7 +300,7 @@ def _csv_record(
         (found != len(columns), F.format_string(f"expected {len(columns)} columns, found %d", found)),
     )
     raw = F.when(too_long, F.substring(value, 1, 10_000)).otherwise(checked.raw)
-    return raw, _fields(source, by_name), error, F.col(ROW_ID) == 0
+    return raw, _fields(source, by_name), error, line == 1
 
 
 def _first_in_field(cells: list[Column], columns: list[str], value: Column) -> Column:
@@ -266,33 +315,3 @@ def _first_in_field(cells: list[Column], columns: list[str], value: Column) -> C
     return F.coalesce(
         *per_field, F.concat(F.lit("control character "), _control_character(value), F.lit(" in the line"))
     )
-
-
-def count_and_number(checked: DataFrame) -> tuple[int, int, DataFrame]:
-    """(records, bad records, the records with their `_source_line`) of a cached batch of lines."""
-    partition = F.shiftright(ROW_ID, _ROW_BITS)
-    counts = {
-        row.partition: row
-        for row in checked.groupBy(partition.alias("partition"))
-        .agg(
-            F.count(F.lit(1)).alias("lines"),
-            F.count_if(~F.col(SKIP)).alias("records"),
-            F.count_if(~F.col(SKIP) & F.col("_reason").isNotNull()).alias("bad"),
-        )
-        .collect()
-    }
-    offsets, before = [], 0
-    for index in range(max(counts, default=-1) + 1):
-        offsets.append(before)
-        before += counts[index].lines if index in counts else 0
-    row = F.col(ROW_ID).bitwiseAND((1 << _ROW_BITS) - 1)
-    start = (
-        F.lit(0)
-        if len(offsets) <= 1
-        else F.element_at(F.array(*[F.lit(o) for o in offsets]), (partition + 1).cast("int"))
-    )
-    numbered = (
-        checked.where(~F.col(SKIP)).withColumn("_source_line", (row + start + 1).cast("bigint")).drop(ROW_ID, SKIP)
-    )
-    records = sum(c.records for c in counts.values())
-    return records, sum(c.bad for c in counts.values()), numbered

@@ -1,5 +1,6 @@
-"""Undo and redo a batch: rollback takes its rows out of bronze and quarantine (Delta history keeps
-the old versions), replay ingests the same file records or Kafka offsets again as a new batch."""
+"""Undo and redo a batch. Rollback is a ledger event: the batch's records stay in bronze, seen by
+no reader any more; replay ingests the same file records or Kafka offsets again as a new batch;
+purge deletes a batch's records from bronze for good, when they must physically go."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def rollback(spark: SparkSession, source: Source, batch_id: str) -> Batch:
-    """Take a batch's rows out of bronze and quarantine; Delta history keeps the old versions."""
+    """Hide a batch from every reader: one ledger event (its records stay in bronze for a replay)."""
     with source_lock(source):
         writer = BatchWriter(spark, source, Options())
         batch = writer.ledger.find(batch_id)
@@ -31,11 +32,31 @@ def rollback(spark: SparkSession, source: Source, batch_id: str) -> Batch:
             raise LakehouseError(
                 f"batch {batch_id} is {batch.status}; only committed or quarantined batches can be rolled back"
             )
-        version = tables.delete_batch(spark, source, batch_id)
-        batch.status, batch.delta_version = "rolled_back", version
-        batch.note = f"rolled back; bronze rows before it are in Delta version {version - 1}"
+        batch.status = "rolled_back"
+        batch.note = f"rolled back; its records stay in {source.all_records} (`lakehouse purge` deletes them)"
         writer.ledger.record(batch)
-        log.info("%s: %s rolled back (bronze is now at Delta version %s)", source.name, batch_id, version)
+        log.info("%s: %s rolled back", source.name, batch_id)
+        return batch
+
+
+def purge(spark: SparkSession, source: Source, batch_id: str) -> Batch:
+    """Delete the records of a rolled-back or quarantined batch from bronze (a Delta DELETE)."""
+    with source_lock(source):
+        writer = BatchWriter(spark, source, Options())
+        batch = writer.ledger.find(batch_id)
+        if batch.status not in ("rolled_back", "quarantined"):
+            raise LakehouseError(
+                f"batch {batch_id} is {batch.status}; only rolled-back or quarantined batches can be purged",
+                hint=f"roll it back first: lakehouse rollback {source.name} {batch_id}",
+            )
+        version = tables.purge_batch(spark, source, batch_id)
+        batch.delta_version = version
+        batch.note = (
+            f"purged: its records deleted from {source.all_records} in Delta version {version} "
+            f"(older versions keep them until VACUUM removes their files)"
+        )
+        writer.ledger.record(batch)
+        log.info("%s: %s purged (%s is now at Delta version %s)", source.name, batch_id, source.all_records, version)
         return batch
 
 

@@ -51,7 +51,13 @@ class Source:
 
     @property
     def table(self) -> str:
+        """The view readers read: the good records of committed batches (see `ingestion/tables.py`)."""
         return f"bronze.{self.name}"
+
+    @property
+    def all_records(self) -> str:
+        """The Delta table of every record that arrived, good or bad."""
+        return f"bronze.{self.name}__all"
 
     @property
     def required(self) -> list[str]:

@@ -1,9 +1,17 @@
 """The bronze tables the library owns, and every SQL statement it runs on them.
 
-One table per source, the quarantine, and the batch ledger: an append-only table of batch events
-(`started`, then `committed` or `quarantined`, later maybe `rolled_back`) whose blind appends never
-conflict between concurrent ingestions, with `bronze.ingestion_batches` as the view of each batch's
-latest state. Values reach SQL as parameters, never pasted into the text.
+Per source, `bronze.<source>__all` holds every record that arrived, good or bad, each with its
+`_reason` (null for a good one): a batch is one Delta commit there, written in one pass. The batch
+ledger is an append-only table of batch events (`started`, then `committed` or `quarantined`, later
+maybe `rolled_back`) whose blind appends never conflict between concurrent ingestions, with
+`bronze.ingestion_batches` as the view of each batch's latest state.
+
+The ledger gives the records their meaning, and `VISIBLE_BATCHES` is the one place that rule is
+written: `bronze.<source>` (what every reader reads: staging models, verify, the API, the
+dashboard, exports) is a view of the good records of committed batches, and `bronze.quarantine` a
+view of the bad records of committed batches plus every record of a batch quarantined whole. A
+record is never visible before its batch's `committed` event, whatever a reader does meanwhile.
+Values reach SQL as parameters, never pasted into the text.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ SCHEMA = "bronze"
 EVENTS = "bronze.ingestion_batch_events"
 BATCHES = "bronze.ingestion_batches"
 QUARANTINE = "bronze.quarantine"
+ALL_RECORDS_SUFFIX = "__all"
 
 FILE_LINEAGE: list[tuple[str, T.DataType]] = [
     ("_source_file", T.StringType()),
@@ -35,6 +44,8 @@ BATCH_COLUMNS: list[tuple[str, T.DataType]] = [
     ("_batch_id", T.StringType()),
     ("_ingested_at", T.TimestampType()),
 ]
+REASON = ("_reason", T.StringType())
+"""Why a record is bad (null for a good one): only in the table of all records."""
 QUARANTINE_COLUMNS: list[tuple[str, T.DataType]] = [
     ("source", T.StringType()),
     ("batch_id", T.StringType()),
@@ -92,11 +103,20 @@ def lineage_columns(source: Source) -> list[tuple[str, T.DataType]]:
 
 
 def bronze_columns(source: Source) -> list[tuple[str, T.DataType]]:
+    """The columns readers see in `bronze.<source>`."""
     return [*typed_columns(source), ("_raw", T.StringType()), *lineage_columns(source), *BATCH_COLUMNS]
+
+
+def all_records_columns(source: Source) -> list[tuple[str, T.DataType]]:
+    """The columns of `bronze.<source>__all`: the readers' ones and each record's reason."""
+    return [*bronze_columns(source), REASON]
 
 
 # Enforced by Delta on every write, so no dbt test has to scan bronze for it.
 NOT_NULL = {"_batch_id"}
+
+VISIBLE_BATCHES = f"select batch_id from {BATCHES} where status = 'committed'"
+"""The batches whose good records readers see: the rule every reader of bronze goes through."""
 
 
 def _ddl(columns: list[tuple[str, T.DataType]]) -> str:
@@ -118,24 +138,75 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
     """Create what is missing (one catalog look-up when everything exists, the usual case)."""
     spark.sql(f"create schema if not exists {SCHEMA}")
     existing = {row.tableName for row in spark.sql(f"show tables in {SCHEMA}").collect()}
-    if {_bare(source.table), _bare(QUARANTINE), _bare(EVENTS), _bare(BATCHES)} <= existing:
+    if {_bare(source.table), _bare(source.all_records), _bare(QUARANTINE), _bare(EVENTS), _bare(BATCHES)} <= existing:
         _add_new_fields(spark, source)
         return
-    spark.sql(
-        f"create table if not exists {source.table} ({_ddl(bronze_columns(source))}) using delta "
-        f"comment {_string_literal(source.description)}"
-    )
-    spark.sql(f"create table if not exists {QUARANTINE} ({_ddl(QUARANTINE_COLUMNS)}) using delta")
     spark.sql(f"create table if not exists {EVENTS} ({_ddl([(f.name, f.dataType) for f in EVENT_SCHEMA])}) using delta")
     spark.sql(_BATCHES_VIEW)
+    spark.sql(
+        f"create table if not exists {source.all_records} ({_ddl(all_records_columns(source))}) using delta "
+        f"comment {_string_literal(f'Every record of every batch, good or bad (`_reason`), as it arrived: {source.description}')}"
+    )
+    _create_visible_view(spark, source)
+    _create_quarantine_view(spark)
+
+
+def _create_visible_view(spark: SparkSession, source: Source) -> None:
+    """`bronze.<source>`: the good records of the committed batches."""
+    columns = ", ".join(f"`{name}`" for name, _ in bronze_columns(source))
+    spark.sql(
+        f"create or replace view {source.table} comment {_string_literal(source.description)} as "
+        f"select {columns} from {source.all_records} "
+        f"where _reason is null and _batch_id in ({VISIBLE_BATCHES})"
+    )
+
+
+def _create_quarantine_view(spark: SparkSession) -> None:
+    """`bronze.quarantine` over every source's table of all records: the bad records of committed
+    batches, and every record of a batch quarantined whole (with the batch's reason where the
+    record has none of its own). Made again whenever a source's table is created."""
+    names = sorted(
+        row.tableName
+        for row in spark.sql(f"show tables in {SCHEMA}").collect()
+        if row.tableName.endswith(ALL_RECORDS_SUFFIX) and not row.isTemporary
+    )
+    parts = [_quarantine_rows(name, set(spark.table(f"{SCHEMA}.{name}").columns)) for name in names]
+    spark.sql(f"create or replace view {QUARANTINE} as " + " union all ".join(parts))
+
+
+def _quarantine_rows(table: str, columns: set[str]) -> str:
+    source = table.removesuffix(ALL_RECORDS_SUFFIX)
+    types = dict(QUARANTINE_COLUMNS)
+
+    def column(name: str, quarantine_name: str) -> str:
+        value = f"records.{name}" if name in columns else "null"
+        return f"cast({value} as {types[quarantine_name].simpleString()}) as {quarantine_name}"
+
+    return f"""
+select
+    {_string_literal(source)} as source,
+    records._batch_id as batch_id,
+    {column("_source_file", "source_file")},
+    {column("_source_line", "source_line")},
+    {column("_kafka_topic", "kafka_topic")},
+    {column("_kafka_partition", "kafka_partition")},
+    {column("_kafka_offset", "kafka_offset")},
+    records._raw as raw,
+    coalesce(records._reason, concat('batch ', batches.batch_id, ' quarantined whole: ', batches.note)) as reason,
+    records._ingested_at as quarantined_at
+from {SCHEMA}.{table} as records
+inner join {BATCHES} as batches on records._batch_id = batches.batch_id
+where (batches.status = 'committed' and records._reason is not null) or batches.status = 'quarantined'
+"""
 
 
 def _add_new_fields(spark: SparkSession, source: Source) -> None:
     """A field added to the source's declaration becomes a column (null in the rows before it)."""
-    present = set(spark.table(source.table).columns)
-    missing = [(name, dtype) for name, dtype in bronze_columns(source) if name not in present]
+    present = set(spark.table(source.all_records).columns)
+    missing = [(name, dtype) for name, dtype in all_records_columns(source) if name not in present]
     if missing:
-        spark.sql(f"alter table {source.table} add columns ({_ddl(missing)})")
+        spark.sql(f"alter table {source.all_records} add columns ({_ddl(missing)})")
+        _create_visible_view(spark, source)
 
 
 def ledger_exists(spark: SparkSession) -> bool:
@@ -169,16 +240,28 @@ def append_idempotent(frame: DataFrame, table: str, app_id: str, version: int, b
 
 def written_version(spark: SparkSession, table: str, batch_id: str) -> int | None:
     """The Delta version of `table` that the batch's write created (found by its commit metadata)."""
-    history = spark.sql(f"describe history {table} limit 50").where(F.col("userMetadata") == batch_id)
+    history = spark.sql(f"describe history {table} limit 20").where(F.col("userMetadata") == batch_id)
     rows = history.select("version").orderBy("version", ascending=False).limit(1).collect()
     return rows[0].version if rows else None
 
 
-def delete_batch(spark: SparkSession, source: Source, batch_id: str) -> int:
-    """Take a batch's rows out of the source's table and the quarantine; the table's new Delta version."""
-    spark.sql(f"delete from {source.table} where _batch_id = :batch_id", args={"batch_id": batch_id})
-    spark.sql(f"delete from {QUARANTINE} where batch_id = :batch_id", args={"batch_id": batch_id})
-    return spark.sql(f"describe history {source.table} limit 1").collect()[0].version
+def latest_version(spark: SparkSession, table: str) -> int:
+    return spark.sql(f"describe history {table} limit 1").collect()[0].version
+
+
+def batch_counts(spark: SparkSession, source: Source, batch_id: str) -> tuple[int, int]:
+    """(records, bad records) of a batch already in bronze: a resumed batch takes them from there."""
+    row = spark.sql(
+        f"select count(*) as records, count(_reason) as bad from {source.all_records} where _batch_id = :batch_id",
+        args={"batch_id": batch_id},
+    ).first()
+    return row.records, row.bad
+
+
+def purge_batch(spark: SparkSession, source: Source, batch_id: str) -> int:
+    """Delete a batch's records from bronze for good; the table's new Delta version."""
+    spark.sql(f"delete from {source.all_records} where _batch_id = :batch_id", args={"batch_id": batch_id})
+    return latest_version(spark, source.all_records)
 
 
 def ledger_view(spark: SparkSession, source_name: str | None) -> DataFrame:

@@ -224,6 +224,15 @@ def cmd_rollback(args: argparse.Namespace) -> None:
     rollback(connect(), source, args.batch_id)
 
 
+def cmd_purge(args: argparse.Namespace) -> None:
+    from ingestion.api import purge
+    from ingestion.spark import connect
+
+    source = get_source(args.source)
+    batch = purge(connect(), source, args.batch_id)
+    print(f"{args.source}: {args.batch_id} {batch.note}")
+
+
 def cmd_replay(args: argparse.Namespace) -> None:
     from ingestion.api import replay
     from ingestion.spark import connect
@@ -406,8 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
     batches.add_argument("source", nargs="?")
     batches.add_argument("--limit", type=int, default=50)
     for name, handler, text in (
-        ("rollback", cmd_rollback, "take a batch's rows out of bronze (Delta history keeps them)"),
+        ("rollback", cmd_rollback, "hide a batch from every reader (a ledger event; its records stay in bronze)"),
         ("replay", cmd_replay, "ingest a rolled-back batch again from its file or Kafka offsets"),
+        (
+            "purge",
+            cmd_purge,
+            "delete a rolled-back or quarantined batch's records from bronze (a Delta DELETE: Delta history "
+            "keeps them until VACUUM removes the files past its retention)",
+        ),
     ):
         command = add(name, handler, text)
         command.add_argument("source")
