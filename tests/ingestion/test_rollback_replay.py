@@ -1,4 +1,5 @@
-"""Rolling a batch back takes its rows out of bronze; replaying it gives back what a clean run holds."""
+"""Rolling a batch back hides its records from every reader; replaying it gives back what a clean run
+holds; purging it deletes its records from bronze."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import random
 
 import pytest
 
-from ingestion.api import Options, replay, rollback
+from ingestion.api import Options, purge, replay, rollback
 from ingestion.errors import LakehouseError
 from ingestion.files import ingest_files
 from ingestion.sources import get_source
@@ -42,8 +43,11 @@ def test_rollback_and_replay_of_a_file_batch(spark):
     assert rows(spark, f"select count(*) from {source.table} where _batch_id = '{middle.batch_id}'") == [(0,)]
     assert len(_content(spark, source.table)) == len(clean) - middle.rows_good
     assert rows(spark, f"select count(*) from bronze.quarantine where batch_id = '{middle.batch_id}'") == [(0,)]
-    before_delete = rolled.delta_version - 1
-    assert rows(spark, f"select count(*) from {source.table} version as of {before_delete}") == [(len(clean),)]
+    # A ledger event only: the records stay in bronze, for a replay or an audit.
+    assert rows(spark, f"select count(*) from {source.all_records} where _batch_id = '{middle.batch_id}'") == [
+        (middle.rows_good + middle.rows_bad,)
+    ]
+    assert rolled.delta_version == middle.delta_version
     assert rows(spark, f"select status from bronze.ingestion_batches where batch_id = '{middle.batch_id}'") == [
         ("rolled_back",)
     ]
@@ -53,6 +57,16 @@ def test_rollback_and_replay_of_a_file_batch(spark):
         rollback(spark, source, middle.batch_id)
     with pytest.raises(LakehouseError, match="roll it back first"):
         replay(spark, source, batches[0].batch_id)
+    with pytest.raises(LakehouseError, match="only rolled-back or quarantined batches can be purged"):
+        purge(spark, source, batches[0].batch_id)
+
+    purged = purge(spark, source, middle.batch_id)
+
+    assert rows(spark, f"select count(*) from {source.all_records} where _batch_id = '{middle.batch_id}'") == [(0,)]
+    assert (purged.status, purged.delta_version) == ("rolled_back", batches[-1].delta_version + 1)
+    assert purged.note.startswith(f"purged: its records deleted from {source.all_records}")
+    others = sum(b.rows_good + b.rows_bad for b in batches if b is not middle)
+    assert rows(spark, f"select count(*) from {source.all_records}") == [(others,)]
 
     replayed = replay(spark, source, middle.batch_id)
 
