@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-one-pass bench-dbt bench-baseline bench-dagster bench-cluster bench-growth bench-live bench-serving lint clean distclean
+.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-growth bench-live bench-serving lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -19,7 +19,6 @@ help:
 	@echo "make dashboard   charts of gold and data health on 127.0.0.1:8501    make api   REST API on 127.0.0.1:8000"
 	@echo "make publish     copy gold and the ledger into PostgreSQL (the project's own, or LAKEHOUSE_POSTGRES_URL)"
 	@echo "make bench   ingestion figures    make bench-dbt   dbt build figures    make bench-dagster   orchestration overhead"
-	@echo "make bench-one-pass   Kafka -> bronze in one pass (counts observed, no cache) against ours and the hand-written job"
 	@echo "make bench-baseline   the full dbt build against the same SQL in a plain PySpark program"
 	@echo "make bench-cluster    local mode against cluster mode (one and two workers) on the same data"
 	@echo "make bench-growth   the whole pipeline at 20,000, 200,000 and 2,000,000 records per source"
@@ -83,9 +82,6 @@ publish: install postgres
 
 bench: install
 	$(BIN)/python benchmarks/ingestion.py $(BENCH_ARGS)
-
-bench-one-pass: install
-	$(BIN)/python benchmarks/kafka_one_pass.py $(BENCH_ARGS)
 
 bench-dbt: install manifest
 	$(BIN)/python benchmarks/dbt_build.py $(BENCH_ARGS)

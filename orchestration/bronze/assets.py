@@ -81,7 +81,10 @@ def bronze_asset(source: Source) -> AssetsDefinition:
         key=bronze_key(source),
         deps=[upstream_key(source)],
         group_name=GROUP,
-        description=f"{source.description} Bronze Delta table `{source.table}`, with lineage and a batch ledger.",
+        description=(
+            f"{source.description} Bronze: `{source.table}` (the good records of committed batches, a view of the "
+            f"Delta table `{source.all_records}`, which holds every record that arrived), with lineage and a batch ledger."
+        ),
         kinds={"spark", "delta"},
         # One ingestion of a source at a time, across runs (different sources run side by side).
         pool=f"bronze_{source.name}",
