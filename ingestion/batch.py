@@ -154,4 +154,6 @@ class BatchWriter:
             batch.status, batch.rows_good, batch.rows_bad = "committed", total - bad, bad
 
     def _append(self, frame: DataFrame, batch: Batch) -> None:
-        tables.append_idempotent(frame, self.source.all_records, f"lakehouse-{self.source.name}", batch.seq, batch.batch_id)
+        tables.append_idempotent(
+            frame, self.source.all_records, f"lakehouse-{self.source.name}", batch.seq, batch.batch_id
+        )

@@ -16,12 +16,16 @@ Values reach SQL as parameters, never pasted into the text.
 
 from __future__ import annotations
 
+import logging
+
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ingestion.sources import Source
+from ingestion.sources import SOURCES, Source
 from ingestion.validation import typed_columns
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "bronze"
 EVENTS = "bronze.ingestion_batch_events"
@@ -143,12 +147,46 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
         return
     spark.sql(f"create table if not exists {EVENTS} ({_ddl([(f.name, f.dataType) for f in EVENT_SCHEMA])}) using delta")
     spark.sql(_BATCHES_VIEW)
+    if _is_table(spark, source.table):
+        _move_to_all_records(spark, source)
     spark.sql(
         f"create table if not exists {source.all_records} ({_ddl(all_records_columns(source))}) using delta "
         f"comment {_string_literal(f'Every record of every batch, good or bad (`_reason`), as it arrived: {source.description}')}"
     )
     _create_visible_view(spark, source)
     _create_quarantine_view(spark)
+
+
+def _is_table(spark: SparkSession, name: str) -> bool:
+    return spark.catalog.tableExists(name) and spark.catalog.getTable(name).tableType != "VIEW"
+
+
+def _move_to_all_records(spark: SparkSession, source: Source) -> None:
+    """A data home from before bronze kept every record: the source's table becomes its table of
+    all records, and its rows in the old quarantine table join it, so that the views show the same
+    records as before."""
+    spark.sql(f"alter table {source.table} rename to {source.all_records}")
+    spark.sql(f"alter table {source.all_records} add columns ({_ddl([REASON])})")
+    if _is_table(spark, QUARANTINE):
+        present = set(spark.table(source.all_records).columns)
+        moved = {
+            "_raw": "raw",
+            "_source_file": "source_file",
+            "_source_line": "source_line",
+            "_kafka_topic": "kafka_topic",
+            "_kafka_partition": "kafka_partition",
+            "_kafka_offset": "kafka_offset",
+            "_batch_id": "batch_id",
+            "_ingested_at": "quarantined_at",
+            "_reason": "reason",
+        }
+        moved = {column: old for column, old in moved.items() if column in present}
+        spark.sql(
+            f"insert into {source.all_records} ({', '.join(moved)}) "
+            f"select {', '.join(moved.values())} from {QUARANTINE} where source = :source",
+            args={"source": source.name},
+        )
+    log.warning("%s: bronze moved to %s, with its quarantined records", source.name, source.all_records)
 
 
 def _create_visible_view(spark: SparkSession, source: Source) -> None:
@@ -165,6 +203,8 @@ def _create_quarantine_view(spark: SparkSession) -> None:
     """`bronze.quarantine` over every source's table of all records: the bad records of committed
     batches, and every record of a batch quarantined whole (with the batch's reason where the
     record has none of its own). Made again whenever a source's table is created."""
+    if _is_table(spark, QUARANTINE):
+        _retire_quarantine_table(spark)
     names = sorted(
         row.tableName
         for row in spark.sql(f"show tables in {SCHEMA}").collect()
@@ -172,6 +212,16 @@ def _create_quarantine_view(spark: SparkSession) -> None:
     )
     parts = [_quarantine_rows(name, set(spark.table(f"{SCHEMA}.{name}").columns)) for name in names]
     spark.sql(f"create or replace view {QUARANTINE} as " + " union all ".join(parts))
+
+
+def _retire_quarantine_table(spark: SparkSession) -> None:
+    """The quarantine table of a data home from before bronze kept every record: its rows move to
+    their sources' tables of all records (those not moved yet first), and it is kept, renamed, for
+    the rows of sources no longer declared."""
+    for source in SOURCES.values():
+        if _is_table(spark, source.table):
+            _move_to_all_records(spark, source)
+    spark.sql(f"alter table {QUARANTINE} rename to {QUARANTINE}_before_all_records")
 
 
 def _quarantine_rows(table: str, columns: set[str]) -> str:
