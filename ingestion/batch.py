@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,6 +25,8 @@ from ingestion.ledger import Batch, Ledger
 from ingestion.plans import FilePlan
 from ingestion.readers import Record
 from ingestion.sources import Source
+from ingestion.spark import parallelism as spark_parallelism
+from ingestion.spark import session_settings
 from ingestion.storage import folder
 from ingestion.validation import validate
 
@@ -93,8 +97,13 @@ class BatchWriter:
         self._staging = folder(settings().staging).child(source.name)
         self._staging.clear()
 
-    def write(self, batch: Batch, staged: DataFrame) -> Batch:
-        """Write a staged batch to bronze in one pass, then record what it means in the ledger."""
+    @cached_property
+    def parallelism(self) -> int:
+        return spark_parallelism(self.spark)
+
+    def write(self, batch: Batch, staged: DataFrame, read_settings: Mapping[str, str] | None = None) -> Batch:
+        """Write a staged batch to bronze in one pass (reading it under `read_settings`), then
+        record what it means in the ledger."""
         counts = self._written_counts(batch)
         if counts is None:
             checked = validate(self.source, staged).withColumns(
@@ -102,7 +111,8 @@ class BatchWriter:
             )
             observation = Observation(f"batch-{batch.batch_id}")
             observed = checked.observe(observation, F.count(F.lit(1)).alias("records"), F.count("_reason").alias("bad"))
-            self._append(observed.select(*[name for name, _ in tables.all_records_columns(self.source)]), batch)
+            with session_settings(self.spark, read_settings or {}):
+                self._append(observed.select(*[name for name, _ in tables.all_records_columns(self.source)]), batch)
             metrics = observation.get
             counts = metrics["records"], metrics["bad"]
             batch.delta_version = tables.latest_version(self.spark, self.source.all_records)

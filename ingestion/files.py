@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from ingestion.batch import BatchWriter, Options
 from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch, file_progress
-from ingestion.lines import LineFile, line_file, staged_lines
+from ingestion.lines import LineFile, in_one_split, line_file, staged_lines
 from ingestion.locks import source_lock
 from ingestion.plans import FilePlan
 from ingestion.readers import Record, UnreadableFile, file_defect, read_records
@@ -88,7 +88,7 @@ def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Ev
             defect = file_defect(source, file) if start == 0 else None
             if defect:
                 done.append(_skip_unreadable(writer, plan, defect))
-            elif start == 0 and (lines := line_file(source, file)):
+            elif start == 0 and (lines := line_file(source, file, writer.parallelism)):
                 whole = writer.ledger.start(FilePlan(file.name, sha256, 0, None))
                 done.append(write_whole_file(writer, whole, lines))
             else:
@@ -138,14 +138,14 @@ def _take_back(writer: BatchWriter, plan: FilePlan) -> list[Batch]:
 
 
 def write_whole_file(writer: BatchWriter, batch: Batch, lines: LineFile) -> Batch:
-    result = writer.write(batch, staged_lines(writer.spark, writer.source, lines))
+    result = writer.write(batch, staged_lines(writer.spark, writer.source, lines), lines.read_settings)
     log.info("%s: %s", writer.source.name, result.describe())
     return result
 
 
-def whole_file(source: Source, file: StoredFile) -> LineFile:
+def whole_file(writer: BatchWriter, file: StoredFile) -> LineFile:
     """The file of a whole-file plan, to read again (every line checked, should it now look other)."""
-    return line_file(source, file) or LineFile(file, clean=False)
+    return line_file(writer.source, file, writer.parallelism) or in_one_split(file)
 
 
 def write_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
@@ -163,7 +163,7 @@ def _resume(writer: BatchWriter, batch: Batch) -> list[Batch]:
         return []
     log.info("%s: resuming interrupted batch %s", writer.source.name, batch.batch_id)
     if plan.max_records is None:
-        return [write_whole_file(writer, batch, whole_file(writer.source, file))]
+        return [write_whole_file(writer, batch, whole_file(writer, file))]
     try:
         chunk, last = next(_chunks(records_from(writer.source, plan), plan.max_records))
     except UnreadableFile as error:

@@ -7,8 +7,9 @@ readers give (`readers.py`, which still reads Excel, JSON arrays, other encoding
 that span lines). A file that Spark splits is one batch, whatever its size: Spark, not Python,
 holds it.
 
-Line numbers, in the same pass that writes: Spark reads the file in splits of exactly
-`SPLIT_BYTES` (a line belongs to the split its first byte follows: Hadoop's line reader), and
+Line numbers, in the same pass that writes: Spark reads the file in splits of exactly the size
+the file's `LineFile` chose, whole MiB that spread it over the server's cores (a line belongs to
+the split its first byte follows: Hadoop's line reader), and
 numbers the rows within each (`monotonically_increasing_id`, the row in its lower bits). The
 Python pass that checks the file anyway counts the lines that start up to each split's offset, so a
 row's line number is that count for its split (`_metadata.file_block_start`) plus its row number.
@@ -32,9 +33,9 @@ from ingestion.storage import StoredFile
 
 _SPLIT = "split"
 """The line's fields, split once for the checks and the record that read them."""
-SPLIT_BYTES = 32 << 20
-"""How much of a file one Spark task reads (a multiple of `_BLOCK`)."""
 _BLOCK = 1 << 20
+_MOST_SPLIT_BLOCKS = 128
+"""Spark's own largest split (`spark.sql.files.maxPartitionBytes`), 128 MiB."""
 _ROW_BITS = 33
 _FORMATS = ("csv", "combined_log", "json")
 _NOT_IN_SPARK_PATHS = set("*?[]{}\\:%")
@@ -52,12 +53,31 @@ class LineFile:
     """Valid UTF-8 without control characters: Spark need not check each line for them."""
     lines_before: tuple[int, ...] = (0,)
     """Per split of `split_bytes`, how many lines start before its first line."""
-    split_bytes: int = SPLIT_BYTES
+    split_bytes: int = _MOST_SPLIT_BLOCKS * _BLOCK
     csv_header: tuple[str, list[str]] | None = None
     """A CSV's delimiter and columns, as `line_file` read them (read again when missing)."""
 
+    @property
+    def read_settings(self) -> dict[str, str]:
+        """The session settings under which Spark cuts the file at multiples of `split_bytes`:
+        it cuts at min(maxPartitionBytes, max(openCostInBytes, bytes per core)), and a read of
+        one file packs nothing, whatever opening a file is said to cost."""
+        size = str(self.split_bytes)
+        return {"spark.sql.files.maxPartitionBytes": size, "spark.sql.files.openCostInBytes": size}
 
-def line_file(source: Source, file: StoredFile, split_bytes: int = SPLIT_BYTES) -> LineFile | None:
+
+def split_bytes(size: int, parallelism: int) -> int:
+    """Splits of whole MiB that spread a file of `size` bytes over `parallelism` tasks."""
+    per_task = -(-size // max(parallelism, 1))
+    return min(max(-(-per_task // _BLOCK), 1), _MOST_SPLIT_BLOCKS) * _BLOCK
+
+
+def in_one_split(file: StoredFile) -> LineFile:
+    """A file to read in one split, every line checked."""
+    return LineFile(file, clean=False, split_bytes=max(-(-file.size // _BLOCK), 1) * _BLOCK)
+
+
+def line_file(source: Source, file: StoredFile, parallelism: int) -> LineFile | None:
     """The file, when Spark can split it: a line format in UTF-8, not a JSON array, no CSV record
     over several lines. Reads the file through once (twice for a CSV with quotes)."""
     if source.format not in _FORMATS or codecs.lookup(source.encoding).name != "utf-8":
@@ -70,7 +90,8 @@ def line_file(source: Source, file: StoredFile, split_bytes: int = SPLIT_BYTES) 
     if header is not None and not header[1]:
         return None  # no header: every record is refused, the Python reader says why
     decoder = codecs.getincrementaldecoder("utf-8")()
-    clean, quotes, lines = True, False, _LineStarts(split_bytes)
+    size = split_bytes(file.size, parallelism)
+    clean, quotes, lines = True, False, _LineStarts(size)
     with open_binary(file) as stream:
         for block in iter(lambda: stream.read(_BLOCK), b""):
             quotes = quotes or b'"' in block
@@ -81,7 +102,7 @@ def line_file(source: Source, file: StoredFile, split_bytes: int = SPLIT_BYTES) 
         return None
     # A gzip file is one split, whatever its size.
     before = (0,) if file.suffix == ".gz" else lines.before_splits()
-    return LineFile(file, clean, before, split_bytes, header)
+    return LineFile(file, clean, before, size, header)
 
 
 class _LineStarts:
@@ -151,7 +172,6 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
     else:
         splitter = F.lit(None)
         raw, fields, error, header = _json_record(checked)
-    _split_sizes(spark, lines.split_bytes)
     frame = _text(spark, file.folder.url_of(file.name)).select(
         _line_number(lines).alias("_source_line"), value, splitter.alias(_SPLIT)
     )
@@ -162,14 +182,6 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
         F.lit(file.name).alias("_source_file"),
         line,
     )
-
-
-def _split_sizes(spark: SparkSession, split_bytes: int) -> None:
-    """Splits of exactly `split_bytes`, at its multiples: Spark cuts at multiples of
-    min(maxPartitionBytes, max(openCostInBytes, bytes per core)), so both set it alone (a file per
-    read, so the cost of opening files packs nothing)."""
-    for name in ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes"):
-        spark.conf.set(name, str(split_bytes))
 
 
 def _line_number(lines: LineFile) -> Column:

@@ -82,7 +82,7 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
             )
         if plan.max_records is None:
             new = writer.ledger.start(FilePlan(plan.file, plan.sha256, 0, None), note=note)
-            return write_whole_file(writer, new, whole_file(source, file))
+            return write_whole_file(writer, new, whole_file(writer, file))
         chunk = list(itertools.islice(records_from(source, plan), plan.records))
         new = writer.ledger.start(FilePlan(plan.file, plan.sha256, plan.start_record, plan.max_records), note=note)
         return write_file_batch(writer, new, chunk, bool(plan.eof))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
@@ -34,3 +37,22 @@ def connect(url: str | None = None) -> SparkSession:
             )
         session = _sessions[url] = SparkSession.builder.remote(url).create()
         return session
+
+
+def parallelism(spark: SparkSession) -> int:
+    """How many tasks the server runs at once by default (its cores, or its executors' on a cluster):
+    the partitions Spark gives a range when none are asked for."""
+    return spark.range(0, 1 << 16).select(F.max(F.spark_partition_id())).first()[0] + 1
+
+
+@contextmanager
+def session_settings(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
+    """`values` set in the session for the block's statements, as they were after it."""
+    before = {name: spark.conf.get(name) for name in values}
+    for name, value in values.items():
+        spark.conf.set(name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            spark.conf.set(name, value)

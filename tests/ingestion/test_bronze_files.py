@@ -10,9 +10,10 @@ import pytest
 from ingestion.batch import Options
 from ingestion.errors import LakehouseError
 from ingestion.files import ingest_files
-from ingestion.lines import LineFile, staged_lines
+from ingestion.lines import LineFile, line_file, staged_lines
 from ingestion.sources import get_source
-from ingestion.storage import LocalFolder, StoredFile
+from ingestion.spark import session_settings
+from ingestion.storage import LocalFolder, StoredFile, local_file
 from lakehouse.sample_data import server_logs
 from tests.conftest import land, rows
 
@@ -82,19 +83,29 @@ def test_a_file_python_reads_lands_in_batches_of_at_most_batch_rows(spark):
     ]
 
 
-def test_line_numbers_hold_across_the_partitions_spark_reads_a_file_in(spark):
-    """Spark reads a large file in parallel splits; every record still gets its own line number."""
-    lines = list(server_logs(random.Random(5), 3000))
+def test_line_numbers_hold_across_the_splits_spark_reads_a_file_in(spark):
+    """Spark reads a large file in parallel splits; every record still gets its own line number,
+    counted in the same pass that writes it, whatever the line endings."""
+    rng = random.Random(5)
+    lines = list(server_logs(rng, 40_000))
     lines[1200:1200] = ["", "-- log rotated --"]  # a blank line (no record) and a bad one
-    land("server_logs", "split.log", "\n".join(lines) + "\n")
-    spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")  # some forty splits, not one
-    try:
-        (batch,) = ingest_files(spark, get_source("server_logs"), Options(bad_share_threshold=0.9))
-    finally:
-        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    endings = ["\n", "\r\n", "\n", "\r"]
+    content = "".join(line + rng.choice(endings) for line in lines)
+    path = land("server_logs", "split.log", content)
+    file = local_file(path)
 
+    # Eight splits of 1 MiB, as a server with 8 cores would read it (this one has fewer).
+    many = line_file(get_source("server_logs"), file, parallelism=8)
+    assert many.split_bytes == 1 << 20 and len(many.lines_before) == 8
+    with session_settings(spark, many.read_settings):
+        staged = staged_lines(spark, get_source("server_logs"), many).select("_source_line", "_raw").collect()
+    assert sorted((row._source_line, row._raw) for row in staged) == [
+        (number, line) for number, line in enumerate(lines, start=1) if line
+    ]
+
+    (batch,) = ingest_files(spark, get_source("server_logs"), Options(bad_share_threshold=0.9))
     landed = rows(spark, "select _source_line, _raw from bronze.server_logs where _source_file = 'split.log'")
-    assert batch.rows_good + batch.rows_bad == 3001 and len(landed) == batch.rows_good
+    assert batch.rows_good + batch.rows_bad == 40_001 and len(landed) == batch.rows_good
     assert all(raw == lines[line - 1] for line, raw in landed)
     assert (1202, "not a combined log format line") in rows(
         spark, f"select source_line, reason from bronze.quarantine where batch_id = '{batch.batch_id}'"
