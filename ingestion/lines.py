@@ -67,9 +67,11 @@ class LineFile:
 
 
 def split_bytes(size: int, parallelism: int) -> int:
-    """Splits of whole MiB that spread a file of `size` bytes over `parallelism` tasks."""
-    per_task = -(-size // max(parallelism, 1))
-    return min(max(-(-per_task // _BLOCK), 1), _MOST_SPLIT_BLOCKS) * _BLOCK
+    """Splits of whole MiB that spread a file of `size` bytes evenly over `parallelism` tasks (a
+    multiple of them, when one split each would pass Spark's largest)."""
+    most = _MOST_SPLIT_BLOCKS * _BLOCK
+    splits = max(parallelism, 1) * -(-size // (most * max(parallelism, 1)))
+    return max(-(-size // (max(splits, 1) * _BLOCK)), 1) * _BLOCK
 
 
 def in_one_split(file: StoredFile) -> LineFile:

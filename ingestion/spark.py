@@ -42,7 +42,8 @@ def connect(url: str | None = None) -> SparkSession:
 def parallelism(spark: SparkSession) -> int:
     """How many tasks the server runs at once by default (its cores, or its executors' on a cluster):
     the partitions Spark gives a range when none are asked for."""
-    return spark.range(0, 1 << 16).select(F.max(F.spark_partition_id())).first()[0] + 1
+    partitions = spark.range(0, 1 << 16).select(F.spark_partition_id().alias("partition"))
+    return partitions.agg(F.max("partition")).first()[0] + 1
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
@@ -91,12 +92,13 @@ def test_line_numbers_hold_across_the_splits_spark_reads_a_file_in(spark):
     lines[1200:1200] = ["", "-- log rotated --"]  # a blank line (no record) and a bad one
     endings = ["\n", "\r\n", "\n", "\r"]
     content = "".join(line + rng.choice(endings) for line in lines)
+    lines = re.split(r"\r\n|\n|\r", content)[:-1]  # as Hadoop's reader splits them ("\r" + "\n" is one break)
     path = land("server_logs", "split.log", content)
     file = local_file(path)
 
-    # Eight splits of 1 MiB, as a server with 8 cores would read it (this one has fewer).
+    # Splits of 1 MiB, as a server with 8 cores would read it (this one has fewer).
     many = line_file(get_source("server_logs"), file, parallelism=8)
-    assert many.split_bytes == 1 << 20 and len(many.lines_before) == 8
+    assert many.split_bytes == 1 << 20 and len(many.lines_before) == -(-file.size // (1 << 20)) >= 6
     with session_settings(spark, many.read_settings):
         staged = staged_lines(spark, get_source("server_logs"), many).select("_source_line", "_raw").collect()
     assert sorted((row._source_line, row._raw) for row in staged) == [
@@ -105,9 +107,10 @@ def test_line_numbers_hold_across_the_splits_spark_reads_a_file_in(spark):
 
     (batch,) = ingest_files(spark, get_source("server_logs"), Options(bad_share_threshold=0.9))
     landed = rows(spark, "select _source_line, _raw from bronze.server_logs where _source_file = 'split.log'")
-    assert batch.rows_good + batch.rows_bad == 40_001 and len(landed) == batch.rows_good
+    assert batch.rows_good + batch.rows_bad == sum(1 for line in lines if line) and len(landed) == batch.rows_good
     assert all(raw == lines[line - 1] for line, raw in landed)
-    assert (1202, "not a combined log format line") in rows(
+    rotated = lines.index("-- log rotated --") + 1
+    assert (rotated, "not a combined log format line") in rows(
         spark, f"select source_line, reason from bronze.quarantine where batch_id = '{batch.batch_id}'"
     )
 
