@@ -4,6 +4,7 @@ ledger event. (The same for a Kafka batch: `test_bronze_kafka.py`.)"""
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 import sys
@@ -73,6 +74,13 @@ def test_a_file_batch_lands_once_when_killed_at_each_crash_point(spark, tmp_path
     second = _ingest(tmp_path, "after_ledger_commit")
     second.wait(timeout=300)
     assert second.returncode == -signal.SIGKILL, second.stdout.read()
+    # Then kill -9 at random moments of the next file's batch.
+    rng = random.Random(3)
+    for _ in range(3):
+        killed = _ingest(tmp_path)
+        time.sleep(rng.uniform(2, 8))
+        killed.kill()
+        killed.wait()
     finished = _ingest(tmp_path)
     output, _ = finished.communicate(timeout=300)
     assert finished.returncode == 0, output
