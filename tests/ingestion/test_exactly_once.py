@@ -100,28 +100,28 @@ def test_a_file_batch_lands_once_when_killed_at_each_crash_point(spark, tmp_path
 
 
 def test_a_batch_quarantined_whole_is_never_visible_to_a_reader(spark, tmp_path):
-    _land(tmp_path, "mostly_bad.csv", _csv("Q", 400, bad_every=2))
+    _land(tmp_path, "whole_batch_bad.csv", _csv("Q", 400, bad_every=2))
 
     killed = _ingest(tmp_path, "after_bronze_write")
     killed.wait(timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stdout.read()
-    assert _seen(spark, "mostly_bad.csv") == (400, 0, 0)
+    assert _seen(spark, "whole_batch_bad.csv") == (400, 0, 0)
 
     # A reader polls while the batch is resumed and judged: it sees nothing, then the whole batch in quarantine.
     resumed = _ingest(tmp_path)
     seen = set()
     while resumed.poll() is None:
-        seen.add(_seen(spark, "mostly_bad.csv"))
+        seen.add(_seen(spark, "whole_batch_bad.csv"))
     assert resumed.returncode == 0, resumed.stdout.read()
-    seen.add(_seen(spark, "mostly_bad.csv"))
+    seen.add(_seen(spark, "whole_batch_bad.csv"))
 
     assert seen <= {(400, 0, 0), (400, 0, 400)}
-    assert _seen(spark, "mostly_bad.csv") == (400, 0, 400)
+    assert _seen(spark, "whole_batch_bad.csv") == (400, 0, 400)
     reasons = dict(
         rows(
             spark,
             "select reason like 'batch % quarantined whole: 200 of 400 records bad (50%)%', count(*) "
-            "from bronze.quarantine where source_file = 'mostly_bad.csv' group by 1",
+            "from bronze.quarantine where source_file = 'whole_batch_bad.csv' group by 1",
         )
     )
     assert reasons == {True: 200, False: 200}  # the good records carry the batch's reason, the bad their own
