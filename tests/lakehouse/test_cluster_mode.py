@@ -176,10 +176,10 @@ def test_every_process_of_the_cluster_runs_on_loopback(cluster):
         admin.close()
 
     locations = dict(_metastore('select "TBL_NAME", "LOCATION" from "TBLS" join "SDS" using ("SD_ID")'))
-    assert {"transactions", "sales", "ingestion_batch_events"} <= set(locations)
-    assert locations["transactions"] == f"{HDFS}/warehouse/bronze.db/transactions"
+    assert {"transactions__all", "sales__all", "ingestion_batch_events"} <= set(locations)
+    assert locations["transactions__all"] == f"{HDFS}/warehouse/bronze.db/transactions__all"
     assert all(location.startswith(f"{HDFS}/warehouse/") for location in locations.values() if location)  # views: none
-    assert _hdfs("/warehouse/bronze.db/transactions") == ["_delta_log"]
+    assert _hdfs("/warehouse/bronze.db/transactions__all") == ["_delta_log"]
 
 
 def test_the_pipeline_gives_the_gold_of_local_mode_on_the_same_input(cluster, built, tmp_path):
