@@ -71,7 +71,7 @@ def test_sample_data_is_ingested_and_built_into_the_s3_bucket(s3_lakehouse):
         "import json\nfrom ingestion.spark import connect\nfrom lakehouse.checksums import gold_checksums\n"
         "spark = connect()\ngold = gold_checksums(spark)\n"
         "where = {t: spark.sql(f'describe detail {t}').first()['location'] for t in "
-        "['bronze.transactions', 'bronze.sales', *(f'gold.{name}' for name, _, _ in gold)]}\n"
+        "['bronze.transactions__all', 'bronze.sales__all', *(f'gold.{name}' for name, _, _ in gold)]}\n"
         "print('RESULT ' + json.dumps([gold, where]))\n"
     )
     base = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
@@ -83,6 +83,6 @@ def test_sample_data_is_ingested_and_built_into_the_s3_bucket(s3_lakehouse):
     assert len(gold) == 13
     assert all(rows > 0 for _, rows, _ in gold), gold
     assert all(location.startswith("s3a://lakehouse/warehouse/") for location in where.values()), where
-    assert where["bronze.sales"] == "s3a://lakehouse/warehouse/bronze.db/sales"
-    assert "_delta_log" in _bucket("warehouse/bronze.db/sales")
+    assert where["bronze.sales__all"] == "s3a://lakehouse/warehouse/bronze.db/sales__all"
+    assert "_delta_log" in _bucket("warehouse/bronze.db/sales__all")
     assert not (HOME / "warehouse").exists()  # nothing of the warehouse on the local disk
