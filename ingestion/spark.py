@@ -15,6 +15,10 @@ from ingestion.errors import LakehouseError
 from ingestion.network import Port, wait_for_port
 
 _sessions: dict[str, SparkSession] = {}
+_retired: list[SparkSession] = []
+"""Stopped sessions, kept alive: a Connect session's `__del__` shuts down the release thread pool
+that every session of the process shares, and the garbage collector may run it in the middle of
+another session's query ("cannot schedule new futures after shutdown")."""
 _lock = threading.Lock()
 
 
@@ -28,6 +32,8 @@ def connect(url: str | None = None) -> SparkSession:
         session = _sessions.get(url)
         if session is not None and not session.is_stopped:
             return session
+        if session is not None:
+            _retired.append(session)
         address = urlparse(url.replace("sc://", "http://", 1))
         # Checked first: the Connect client itself would retry for minutes before failing.
         if not wait_for_port(Port("Spark Connect", address.hostname or "", address.port or 15002)):
