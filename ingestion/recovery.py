@@ -23,15 +23,21 @@ from ingestion.topics import write_kafka_batch
 log = logging.getLogger(__name__)
 
 
+def _batch_in(writer: BatchWriter, batch_id: str, states: tuple[str, ...], refusal: str, hint: str = "") -> Batch:
+    """The batch, when it is in one of `states`; otherwise a clear error: its state, then `refusal`."""
+    batch = writer.ledger.find(batch_id)
+    if batch.status not in states:
+        raise LakehouseError(f"batch {batch_id} is {batch.status}; {refusal}", hint=hint)
+    return batch
+
+
 def rollback(spark: SparkSession, source: Source, batch_id: str) -> Batch:
     """Hide a batch from every reader: one ledger event (its records stay in bronze for a replay)."""
     with source_lock(source):
         writer = BatchWriter(spark, source, Options())
-        batch = writer.ledger.find(batch_id)
-        if batch.status not in ("committed", "quarantined"):
-            raise LakehouseError(
-                f"batch {batch_id} is {batch.status}; only committed or quarantined batches can be rolled back"
-            )
+        batch = _batch_in(
+            writer, batch_id, ("committed", "quarantined"), "only committed or quarantined batches can be rolled back"
+        )
         batch.status = "rolled_back"
         batch.note = f"rolled back; its records stay in {source.all_records} (`lakehouse purge` deletes them)"
         writer.ledger.record(batch)
@@ -43,12 +49,13 @@ def purge(spark: SparkSession, source: Source, batch_id: str) -> Batch:
     """Delete the records of a rolled-back or quarantined batch from bronze (a Delta DELETE)."""
     with source_lock(source):
         writer = BatchWriter(spark, source, Options())
-        batch = writer.ledger.find(batch_id)
-        if batch.status not in ("rolled_back", "quarantined"):
-            raise LakehouseError(
-                f"batch {batch_id} is {batch.status}; only rolled-back or quarantined batches can be purged",
-                hint=f"roll it back first: lakehouse rollback {source.name} {batch_id}",
-            )
+        batch = _batch_in(
+            writer,
+            batch_id,
+            ("rolled_back", "quarantined"),
+            "only rolled-back or quarantined batches can be purged",
+            hint=f"roll it back first: lakehouse rollback {source.name} {batch_id}",
+        )
         version = tables.purge_batch(spark, source, batch_id)
         batch.delta_version = version
         batch.note = (
@@ -64,12 +71,13 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
     """Ingest a rolled-back batch again, from its file or its Kafka offsets, as a new batch."""
     with source_lock(source):
         writer = BatchWriter(spark, source, Options())
-        batch = writer.ledger.find(batch_id)
-        if batch.status != "rolled_back":
-            raise LakehouseError(
-                f"batch {batch_id} is {batch.status}; roll it back first (replaying it now would duplicate its rows)",
-                hint=f"lakehouse rollback {source.name} {batch_id}",
-            )
+        batch = _batch_in(
+            writer,
+            batch_id,
+            ("rolled_back",),
+            "roll it back first (replaying it now would duplicate its rows)",
+            hint=f"lakehouse rollback {source.name} {batch_id}",
+        )
         note = f"replay of {batch_id}"
         plan = batch.plan
         if isinstance(plan, KafkaPlan):
