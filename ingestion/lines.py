@@ -69,9 +69,9 @@ class LineFile:
 def split_bytes(size: int, parallelism: int) -> int:
     """Splits of whole MiB that spread a file of `size` bytes evenly over `parallelism` tasks (a
     multiple of them, when one split each would pass Spark's largest)."""
-    most = _MOST_SPLIT_BLOCKS * _BLOCK
-    splits = max(parallelism, 1) * -(-size // (most * max(parallelism, 1)))
-    return max(-(-size // (max(splits, 1) * _BLOCK)), 1) * _BLOCK
+    tasks = max(parallelism, 1)
+    splits = max(tasks * -(-size // (_MOST_SPLIT_BLOCKS * _BLOCK * tasks)), 1)
+    return max(-(-size // (splits * _BLOCK)), 1) * _BLOCK
 
 
 def in_one_split(file: StoredFile) -> LineFile:
@@ -109,21 +109,24 @@ def line_file(source: Source, file: StoredFile, parallelism: int) -> LineFile | 
 
 class _LineStarts:
     """Counts, block by block, the lines that start at or before each split's offset (the lines
-    Hadoop's reader gives to earlier splits): one after each `\n`, lone `\r` or `\r\n`."""
+    Hadoop's reader gives to earlier splits): one after each `\n`, lone `\r` or `\r\n`. Blocks may
+    be of any size (a remote stream returns what it has)."""
 
     def __init__(self, split_bytes: int) -> None:
-        assert split_bytes % _BLOCK == 0, "a split is a whole number of blocks"
         self.split_bytes, self.read, self.breaks, self.at_splits = split_bytes, 0, 0, [0]
         self.last = b""
 
     def add(self, block: bytes) -> None:
-        if self.read and self.read % self.split_bytes == 0:
-            # The split starts here: a \r\n across its offset ends a line after it, not before.
-            self.at_splits.append(self.breaks - (self.last == b"\r" and block[:1] == b"\n"))
-        crlf = block.count(b"\r\n") + (self.last == b"\r" and block[:1] == b"\n")
-        self.breaks += block.count(b"\n") + block.count(b"\r") - crlf
-        self.read += len(block)
-        self.last = block[-1:]
+        while block:
+            if self.read and self.read % self.split_bytes == 0:
+                # A split starts here: a \r\n across its offset ends a line after it, not before.
+                self.at_splits.append(self.breaks - (self.last == b"\r" and block[:1] == b"\n"))
+            room = self.split_bytes - self.read % self.split_bytes
+            part, block = block[:room], block[room:]
+            crlf = part.count(b"\r\n") + (self.last == b"\r" and part[:1] == b"\n")
+            self.breaks += part.count(b"\n") + part.count(b"\r") - crlf
+            self.read += len(part)
+            self.last = part[-1:]
 
     def before_splits(self) -> tuple[int, ...]:
         """Lines before the first line of each split: those starting at or before its offset, the
