@@ -3,15 +3,21 @@ all of them, good or bad, to `bronze.<source>__all` in one Delta commit, countin
 the bad ones as it writes (`DataFrame.observe`). Then one ledger event gives the batch its meaning:
 `committed` (its good records become visible) or `quarantined` (none do).
 
-The append is idempotent (`txnAppId` = source, `txnVersion` = batch number): a batch resumed after
-a crash finds its commit in the table's history and takes its counts from its records there."""
+The append is idempotent (`txnAppId` = source, `txnVersion` = batch number) and its commit carries
+the batch's plan: a run killed between the bronze commit and the ledger event leaves a batch that
+the next run finds in the table's history and records, with its counts taken from its records
+there. A run killed before its bronze commit left nothing: its input is planned again."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 import pyarrow as pa
@@ -21,14 +27,17 @@ from pyspark.sql import functions as F
 
 from ingestion import tables
 from ingestion.config import settings
+from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch, Ledger
-from ingestion.plans import FilePlan
+from ingestion.plans import FilePlan, Plan, plan_from_json, plan_to_json
 from ingestion.readers import Record
 from ingestion.sources import Source
 from ingestion.spark import parallelism as spark_parallelism
 from ingestion.spark import session_settings
 from ingestion.storage import folder
 from ingestion.validation import validate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,9 +102,11 @@ class BatchWriter:
     def __init__(self, spark: SparkSession, source: Source, options: Options) -> None:
         self.spark, self.source, self.options = spark, source, options
         self.ledger = Ledger(spark, source)
+        self._writer_id = uuid.uuid4().hex
         # Left over from an interrupted run: a re-run writes its batch's file again.
         self._staging = folder(settings().staging).child(source.name)
         self._staging.clear()
+        self._finish_interrupted()
 
     @cached_property
     def parallelism(self) -> int:
@@ -104,20 +115,35 @@ class BatchWriter:
     def write(self, batch: Batch, staged: DataFrame, read_settings: Mapping[str, str] | None = None) -> Batch:
         """Write a staged batch to bronze in one pass (reading it under `read_settings`), then
         record what it means in the ledger."""
-        counts = self._written_counts(batch)
-        if counts is None:
-            checked = validate(self.source, staged).withColumns(
-                {"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.current_timestamp()}
-            )
-            observation = Observation(f"batch-{batch.batch_id}")
-            observed = checked.observe(observation, F.count(F.lit(1)).alias("records"), F.count("_reason").alias("bad"))
-            with session_settings(self.spark, read_settings or {}):
-                self._append(observed.select(*[name for name, _ in tables.all_records_columns(self.source)]), batch)
+        checked = validate(self.source, staged).withColumns(
+            {"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.current_timestamp()}
+        )
+        observation = Observation(f"batch-{batch.batch_id}")
+        observed = checked.observe(observation, F.count(F.lit(1)).alias("records"), F.count("_reason").alias("bad"))
+        with session_settings(self.spark, read_settings or {}):
+            self._append(observed.select(*[name for name, _ in tables.all_records_columns(self.source)]), batch)
+        written = self._commit_of(batch.batch_id)
+        if written and written.writer_id == self._writer_id:
             metrics = observation.get
             counts = metrics["records"], metrics["bad"]
-            batch.delta_version = tables.latest_version(self.spark, self.source.all_records)
+        elif written:
+            # A run killed while Spark still wrote its batch got there first: Delta skipped this
+            # append as a second try of the same batch number, so the batch is what that run wrote.
+            log.warning(
+                "%s: %s was written by an interrupted run meanwhile; taking it as it is",
+                self.source.name,
+                batch.batch_id,
+            )
+            batch = written.batch(self.source)
+            counts = tables.batch_counts(self.spark, self.source, batch.batch_id)
+        else:
+            raise LakehouseError(f"batch {batch.batch_id} was not found in {self.source.all_records} after its write")
+        batch.delta_version = written.version
         crash_point("after_bronze_write")
-        total, bad = counts
+        return self._finish(batch, *counts)
+
+    def _finish(self, batch: Batch, total: int, bad: int) -> Batch:
+        """The batch's one ledger event: what its records, now in bronze, mean."""
         if isinstance(batch.plan, FilePlan) and batch.plan.max_records is None:
             batch.plan = batch.plan.read(total, eof=True)  # a whole file: its records are known now
         self._judge(batch, total, bad)
@@ -125,15 +151,38 @@ class BatchWriter:
         crash_point("after_ledger_commit")
         return batch
 
-    def _written_counts(self, batch: Batch) -> tuple[int, int] | None:
-        """(records, bad records) of a batch that an interrupted run already committed to bronze."""
-        if batch.batch_id not in self.ledger.interrupted:
-            return None
-        version = tables.written_version(self.spark, self.source.all_records, batch.batch_id)
-        if version is None:
-            return None
-        batch.delta_version = version
-        return tables.batch_counts(self.spark, self.source, batch.batch_id)
+    def _commit_of(self, batch_id: str) -> WrittenBatch | None:
+        for version, metadata in tables.recent_commits(self.spark, self.source.all_records, RECENT_COMMITS):
+            written = WrittenBatch.parse(version, metadata)
+            if written and written.batch_id == batch_id:
+                return written
+        return None
+
+    def _finish_interrupted(self) -> None:
+        """A run killed between its bronze commit and its ledger event left a batch that only
+        bronze knows (at most one per source: batches are written one at a time under the
+        source's lock): its ledger event is written now, from its plan in the commit metadata
+        and its counts in bronze. A ledger of before may also hold `started` batches."""
+        known = {batch.batch_id for batch in self.ledger.batches}
+        last_seq = max((batch.seq for batch in self.ledger.batches), default=0)
+        commits = tables.recent_commits(self.spark, self.source.all_records, RECENT_COMMITS)
+        written = [w for version, metadata in reversed(commits) if (w := WrittenBatch.parse(version, metadata))]
+        for orphan in written:
+            if orphan.batch_id not in known and orphan.seq > last_seq:
+                log.warning(
+                    "%s: recording %s, written to bronze by an interrupted run", self.source.name, orphan.batch_id
+                )
+                batch = orphan.batch(self.source)
+                batch.delta_version = orphan.version
+                self._finish(batch, *tables.batch_counts(self.spark, self.source, batch.batch_id))
+        for batch in self.ledger.legacy_started():
+            version = next((version for version, metadata in commits if metadata == batch.batch_id), None)
+            if version is None:
+                batch.status, batch.note = "abandoned", "interrupted before it was written; its input is planned again"
+                self.ledger.record(batch)
+            else:
+                batch.delta_version = version
+                self._finish(batch, *tables.batch_counts(self.spark, self.source, batch.batch_id))
 
     def write_records(self, batch: Batch, records: list[Record]) -> Batch:
         """A batch split in Python travels to Spark as a Parquet file in the staging folder (local,
@@ -164,6 +213,63 @@ class BatchWriter:
             batch.status, batch.rows_good, batch.rows_bad = "committed", total - bad, bad
 
     def _append(self, frame: DataFrame, batch: Batch) -> None:
-        tables.append_idempotent(
-            frame, self.source.all_records, f"lakehouse-{self.source.name}", batch.seq, batch.batch_id
+        metadata = WrittenBatch.of(batch, self._writer_id).to_json()
+        tables.append_idempotent(frame, self.source.all_records, f"lakehouse-{self.source.name}", batch.seq, metadata)
+
+
+RECENT_COMMITS = 10
+"""How far back in a bronze table's history a batch's commit is looked for: batches of a source are
+written one at a time, so its last commit or the few after it (a purge, a compaction)."""
+
+
+@dataclass(frozen=True)
+class WrittenBatch:
+    """What a batch's bronze commit says of it (its `userMetadata`): enough to record it in the
+    ledger should the run that wrote it die before it could."""
+
+    version: int
+    batch_id: str
+    seq: int
+    plan: Plan
+    note: str | None
+    started_at: datetime | None
+    writer_id: str
+
+    @classmethod
+    def of(cls, batch: Batch, writer_id: str) -> WrittenBatch:
+        return cls(-1, batch.batch_id, batch.seq, batch.plan, batch.note, batch.started_at, writer_id)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "batch_id": self.batch_id,
+                "seq": self.seq,
+                "plan": plan_to_json(self.plan),
+                "note": self.note,
+                "started_at": self.started_at.isoformat() if self.started_at else None,
+                "writer_id": self.writer_id,
+            }
+        )
+
+    @classmethod
+    def parse(cls, version: int, metadata: str | None) -> WrittenBatch | None:
+        """None for a commit that is not a batch's (a purge, a compaction, a data home of before)."""
+        try:
+            data = json.loads(metadata or "")
+            started_at = datetime.fromisoformat(data["started_at"]) if data.get("started_at") else None
+            return cls(
+                version,
+                data["batch_id"],
+                data["seq"],
+                plan_from_json(data["plan"]),
+                data.get("note"),
+                started_at,
+                data["writer_id"],
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def batch(self, source: Source) -> Batch:
+        return Batch(
+            self.batch_id, source.name, self.seq, "started", self.plan, note=self.note, started_at=self.started_at
         )

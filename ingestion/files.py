@@ -63,8 +63,6 @@ def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Ev
     with source_lock(source):
         writer = BatchWriter(spark, source, options)
         done: list[Batch] = []
-        for batch in writer.ledger.unfinished():
-            done.extend(_resume(writer, batch))
         # Which files are stable is decided once, up front: a file still being written when the
         # run starts waits for the next run, however long this one takes.
         for file in landing_folder(source).files():
@@ -153,21 +151,3 @@ def write_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], las
     result = writer.write_records(batch, chunk)
     log.info("%s: %s", writer.source.name, result.describe())
     return result
-
-
-def _resume(writer: BatchWriter, batch: Batch) -> list[Batch]:
-    plan, file = batch.plan, landing_folder(writer.source).file(batch.plan.file)
-    if file is None or file_sha256(file) != plan.sha256:
-        batch.status, batch.note = "abandoned", "interrupted, and its file changed or disappeared since"
-        writer.ledger.record(batch)
-        return []
-    log.info("%s: resuming interrupted batch %s", writer.source.name, batch.batch_id)
-    if plan.max_records is None:
-        return [write_whole_file(writer, batch, whole_file(writer, file))]
-    try:
-        chunk, last = next(_chunks(records_from(writer.source, plan), plan.max_records))
-    except UnreadableFile as error:
-        batch.status, batch.note = "abandoned", "interrupted, and its file turned out unreadable"
-        writer.ledger.record(batch)
-        return [*_take_back(writer, plan), _skip_unreadable(writer, plan, error.defect)]
-    return [write_file_batch(writer, batch, chunk, last)]

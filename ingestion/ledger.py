@@ -13,8 +13,10 @@ from ingestion.plans import FilePlan, KafkaPlan, Plan, plan_from_json, plan_to_j
 from ingestion.sources import Source
 
 DONE = ("committed", "quarantined", "rolled_back", "unreadable")
-"""A batch in one of these states needs no more work (`started` does; `abandoned` never will).
-An `unreadable` batch lands nothing: it marks a damaged file version as skipped, with the reason."""
+"""A batch in one of these states holds its input: the next batch plans from where it ended.
+An `unreadable` batch lands nothing: it marks a damaged file version as skipped, with the reason.
+A batch is `started` only in the memory of the run writing it (its plan travels in its bronze
+commit); an `abandoned` one, from a data home of before, held nothing and its input is planned again."""
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Batch:
     rows_bad: int | None = None
     delta_version: int | None = None
     note: str | None = None
+    started_at: datetime | None = None
 
     def describe(self) -> str:
         """One line about the batch, for people."""
@@ -55,6 +58,7 @@ def read_batches(spark: SparkSession, source: Source) -> list[Batch]:
             rows_bad=row.rows_bad,
             delta_version=row.delta_version,
             note=row.note,
+            started_at=row.started_at,
         )
         for row in latest
     ]
@@ -67,18 +71,16 @@ class Ledger:
         tables.ensure_tables(spark, source)
         self.spark, self.source = spark, source
         self.batches = read_batches(spark, source)
-        self.interrupted = {batch.batch_id for batch in self.unfinished()}
-        """Batches an earlier run started and did not finish: their records may be in bronze already."""
 
     def start(self, plan: Plan, note: str | None = None) -> Batch:
-        """A new batch, `started`: its plan is in the ledger before anything is read."""
+        """The next batch, `started` in this run only: the ledger hears of it once it is written."""
         seq = max((batch.seq for batch in self.batches), default=0) + 1
-        batch = Batch(f"{self.source.name}-{seq:06d}", self.source.name, seq, "started", plan, note=note)
-        self.record(batch)
-        self.batches.append(batch)
-        return batch
+        return Batch(
+            f"{self.source.name}-{seq:06d}", self.source.name, seq, "started", plan, note=note, started_at=_now()
+        )
 
     def record(self, batch: Batch) -> None:
+        """One event with the batch's new state."""
         tables.append_event(
             self.spark,
             (
@@ -86,14 +88,20 @@ class Ledger:
                 batch.source,
                 batch.seq,
                 batch.status,
-                datetime.now(UTC),
+                _now(),
                 plan_to_json(batch.plan),
                 batch.rows_good,
                 batch.rows_bad,
                 batch.delta_version,
                 batch.note,
+                batch.started_at,
             ),
         )
+        known = [b.batch_id for b in self.batches]
+        if batch.batch_id in known:
+            self.batches[known.index(batch.batch_id)] = batch
+        else:
+            self.batches.append(batch)
 
     def find(self, batch_id: str) -> Batch:
         for batch in self.batches:
@@ -101,9 +109,13 @@ class Ledger:
                 return batch
         raise LakehouseError(f"no batch {batch_id} in the ledger of {self.source.name}", hint="see `lakehouse batches`")
 
-    def unfinished(self) -> list[Batch]:
-        """Batches planned but not finished (an interrupted run): re-run from their plans first."""
+    def legacy_started(self) -> list[Batch]:
+        """Batches a data home of before left `started` in the ledger (an interrupted run)."""
         return [batch for batch in self.batches if batch.status == "started"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def file_progress(batches: list[Batch], name: str, sha256: str) -> int | None:
@@ -122,7 +134,7 @@ def kafka_positions(batches: list[Batch]) -> dict[int, int]:
     """Per partition, the offset up to which batches were planned (the next batch starts there)."""
     positions: dict[int, int] = {}
     for batch in batches:
-        if isinstance(batch.plan, KafkaPlan):
+        if isinstance(batch.plan, KafkaPlan) and batch.status != "abandoned":
             for r in batch.plan.ranges:
                 positions[r.partition] = max(positions.get(r.partition, 0), r.end)
     return positions

@@ -1,7 +1,8 @@
 """What a batch will read, decided before it is read: the heart of exactly once.
 
-A plan is written to the ledger (`started`) before anything is read, so an interrupted batch is
-re-run from the same plan. Plans are frozen; they are turned into JSON and back here only.
+A plan is decided from the ledger before anything is read and travels with the batch's bronze commit,
+so a batch written by a run killed before its ledger event is recorded as it was written. Plans are
+frozen; they are turned into JSON and back here only.
 """
 
 from __future__ import annotations

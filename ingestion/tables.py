@@ -1,10 +1,10 @@
 """The bronze tables the library owns, and every SQL statement it runs on them.
 
 Per source, `bronze.<source>__all` holds every record that arrived, good or bad, each with its
-`_reason` (null for a good one): a batch is one Delta commit there, written in one pass. The batch
-ledger is an append-only table of batch events (`started`, then `committed` or `quarantined`, later
-maybe `rolled_back`) whose blind appends never conflict between concurrent ingestions, with
-`bronze.ingestion_batches` as the view of each batch's latest state.
+`_reason` (null for a good one): a batch is one Delta commit there, written in one pass, whose
+commit metadata carries the batch's plan. The batch ledger is an append-only table of batch events
+(`committed` or `quarantined`, later maybe `rolled_back`) whose blind appends never conflict between
+concurrent ingestions, with `bronze.ingestion_batches` as the view of each batch's latest state.
 
 The ledger gives the records their meaning, and `VISIBLE_BATCHES` is the one place that rule is
 written: `bronze.<source>` (what every reader reads: staging models, verify, the API, the
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 
 from pyspark.sql import DataFrame, Row, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ingestion.sources import SOURCES, Source
@@ -74,17 +73,18 @@ EVENT_SCHEMA = T.StructType(
         T.StructField("rows_bad", T.LongType()),
         T.StructField("delta_version", T.LongType()),
         T.StructField("note", T.StringType()),
+        T.StructField("started_at", T.TimestampType()),
     ]
 )
 
 _BATCHES_VIEW = f"""
-create view if not exists {BATCHES} as
+create or replace view {BATCHES} as
 with ranked as (
     select *, row_number() over (partition by batch_id order by event_at desc) as recency
     from {EVENTS}
 ),
 started as (
-    select batch_id, min(event_at) as started_at from {EVENTS} group by batch_id
+    select batch_id, coalesce(min(started_at), min(event_at)) as started_at from {EVENTS} group by batch_id
 )
 select
     ranked.batch_id, ranked.source, ranked.seq, ranked.status,
@@ -143,9 +143,11 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
     spark.sql(f"create schema if not exists {SCHEMA}")
     existing = {row.tableName for row in spark.sql(f"show tables in {SCHEMA}").collect()}
     if {_bare(source.table), _bare(source.all_records), _bare(QUARANTINE), _bare(EVENTS), _bare(BATCHES)} <= existing:
+        _add_new_event_columns(spark)
         _add_new_fields(spark, source)
         return
-    spark.sql(f"create table if not exists {EVENTS} ({_ddl([(f.name, f.dataType) for f in EVENT_SCHEMA])}) using delta")
+    spark.sql(f"create table if not exists {EVENTS} ({_ddl(_event_columns())}) using delta")
+    _add_new_event_columns(spark)
     spark.sql(_BATCHES_VIEW)
     if _is_table(spark, source.table):
         _move_to_all_records(spark, source)
@@ -250,6 +252,19 @@ where (batches.status = 'committed' and records._reason is not null) or batches.
 """
 
 
+def _event_columns() -> list[tuple[str, T.DataType]]:
+    return [(f.name, f.dataType) for f in EVENT_SCHEMA]
+
+
+def _add_new_event_columns(spark: SparkSession) -> None:
+    """A ledger of before gets the event columns added since (null in its events), and its view."""
+    present = set(spark.table(EVENTS).columns)
+    missing = [(name, dtype) for name, dtype in _event_columns() if name not in present]
+    if missing:
+        spark.sql(f"alter table {EVENTS} add columns ({_ddl(missing)})")
+        spark.sql(_BATCHES_VIEW)
+
+
 def _add_new_fields(spark: SparkSession, source: Source) -> None:
     """A field added to the source's declaration becomes a column (null in the rows before it)."""
     present = set(spark.table(source.all_records).columns)
@@ -266,7 +281,7 @@ def ledger_exists(spark: SparkSession) -> bool:
 def read_events(spark: SparkSession, source_name: str) -> list[Row]:
     """Every ledger event of a source, oldest first."""
     return spark.sql(
-        f"select batch_id, source, seq, status, plan, rows_good, rows_bad, delta_version, note "
+        f"select batch_id, source, seq, status, plan, rows_good, rows_bad, delta_version, note, started_at "
         f"from {EVENTS} where source = :source order by event_at",
         args={"source": source_name},
     ).collect()
@@ -276,23 +291,23 @@ def append_event(spark: SparkSession, row: tuple) -> None:
     spark.createDataFrame([row], EVENT_SCHEMA).write.format("delta").mode("append").saveAsTable(EVENTS)
 
 
-def append_idempotent(frame: DataFrame, table: str, app_id: str, version: int, batch_id: str) -> None:
-    """A Delta append that happens once per (`app_id`, `version`): a re-run of the batch is skipped."""
+def append_idempotent(frame: DataFrame, table: str, app_id: str, version: int, metadata: str) -> None:
+    """A Delta append that happens once per (`app_id`, `version`), whoever tries it again: a
+    second try is skipped by Delta. `metadata` goes with the commit (`userMetadata`)."""
     (
         frame.write.format("delta")
         .mode("append")
         .option("txnAppId", app_id)
         .option("txnVersion", version)
-        .option("userMetadata", batch_id)
+        .option("userMetadata", metadata)
         .saveAsTable(table)
     )
 
 
-def written_version(spark: SparkSession, table: str, batch_id: str) -> int | None:
-    """The Delta version of `table` that the batch's write created (found by its commit metadata)."""
-    history = spark.sql(f"describe history {table} limit 20").where(F.col("userMetadata") == batch_id)
-    rows = history.select("version").orderBy("version", ascending=False).limit(1).collect()
-    return rows[0].version if rows else None
+def recent_commits(spark: SparkSession, table: str, limit: int) -> list[tuple[int, str | None]]:
+    """(Delta version, commit metadata) of the table's last `limit` commits, newest first."""
+    history = spark.sql(f"describe history {table} limit {int(limit)}").select("version", "userMetadata")
+    return [(row.version, row.userMetadata) for row in history.collect()]
 
 
 def latest_version(spark: SparkSession, table: str) -> int:

@@ -147,9 +147,6 @@ def ingest_topic(
         offsets = TopicOffsets(source, writer.ledger.batches)
         try:
             done: list[Batch] = []
-            for batch in writer.ledger.unfinished():
-                log.info("%s: resuming interrupted batch %s", source.name, batch.batch_id)
-                done.append(write_kafka_batch(writer, batch))
             if not offsets.exists:
                 log.info("%s: topic %s does not exist yet; nothing to ingest", source.name, source.topic)
                 return done
@@ -158,8 +155,8 @@ def ingest_topic(
                 ranges = offsets.plan(options.batch_messages)
                 if not ranges:
                     break
-                offsets.advance(ranges)
                 done.append(write_kafka_batch(writer, writer.ledger.start(KafkaPlan(source.topic, ranges))))
+                offsets.advance(done[-1].plan.ranges)  # what was written (another run's plan, should it have won)
                 offsets.commit()
             return done
         finally:

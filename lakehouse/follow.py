@@ -1,7 +1,7 @@
 """Continuous mode without Dagster: keep bronze (and, with `build`, silver and gold) up to date
 until stopped. Each round ingests what every source holds, exactly once as always, then builds
 what the new bronze rows reach. Ctrl-C stops between batches; a second Ctrl-C stops at once
-(safe too: an interrupted batch is re-run from its plan)."""
+(safe too: exactly once holds under any interruption)."""
 
 from __future__ import annotations
 

@@ -70,7 +70,8 @@ def test_a_file_batch_lands_once_when_killed_at_each_crash_point(spark, tmp_path
     first.wait(timeout=300)
     assert first.returncode == -signal.SIGKILL, first.stdout.read()
     assert _seen(spark, "once_a.csv") == (3000, 0, 0)
-    # Resumed: the append is skipped (Delta has it), the counts come from bronze; killed after the ledger event.
+    # The next run finds the batch in bronze's history and records it, with its counts from bronze;
+    # killed right after that ledger event.
     second = _ingest(tmp_path, "after_ledger_commit")
     second.wait(timeout=300)
     assert second.returncode == -signal.SIGKILL, second.stdout.read()
@@ -97,6 +98,12 @@ def test_a_file_batch_lands_once_when_killed_at_each_crash_point(spark, tmp_path
         "select file_name, status, rows_good, rows_bad from bronze.ingestion_batches "
         "where file_name in ('once_a.csv', 'once_b.csv') order by file_name",
     ) == [("once_a.csv", "committed", 2970, 30), ("once_b.csv", "committed", 2000, 0)]
+    # One ledger event per batch, with the Delta version that holds it and when it started.
+    assert rows(
+        spark,
+        "select count(*), count(distinct batch_id), count(delta_version), count(started_at) "
+        "from bronze.ingestion_batch_events where get_json_object(plan, '$.file') in ('once_a.csv', 'once_b.csv')",
+    ) == [(2, 2, 2, 2)]
 
 
 def test_a_batch_quarantined_whole_is_never_visible_to_a_reader(spark, tmp_path):
@@ -107,7 +114,7 @@ def test_a_batch_quarantined_whole_is_never_visible_to_a_reader(spark, tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stdout.read()
     assert _seen(spark, "whole_batch_bad.csv") == (400, 0, 0)
 
-    # A reader polls while the batch is resumed and judged: it sees nothing, then the whole batch in quarantine.
+    # A reader polls while the next run records the batch: it sees nothing, then the whole batch in quarantine.
     resumed = _ingest(tmp_path)
     seen = set()
     while resumed.poll() is None:

@@ -10,6 +10,8 @@ import pytest
 
 from ingestion.lines import _LineStarts, split_bytes
 
+pytestmark = pytest.mark.fast
+
 SPLIT = 1 << 20
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from openpyxl import Workbook
 
 from ingestion.batch import staged_file_records
 from ingestion.readers import read_records
 from ingestion.sources import get_source
 from ingestion.storage import local_file
+
+pytestmark = pytest.mark.fast
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status"
 
