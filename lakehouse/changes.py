@@ -1,6 +1,8 @@
 """What a dbt build has to redo since the last one, so that a build with no new data does no work.
 
-Three things make a node out of date:
+Four things make a node out of date:
+- its relation is missing from the warehouse (a fresh warehouse, another mode's, a dropped table):
+  the build plan belongs to the warehouse it builds, whatever the last build's record says;
 - a bronze source it reads moved in the batch ledger (a batch committed, quarantined, rolled back):
   the ledger, not the freshness of `_ingested_at`, because a rollback makes a source older;
 - its model, test, macro or seed changed (dbt's `state:modified+` against the last build's manifest);
@@ -28,6 +30,9 @@ from ingestion.tables import EVENTS, ledger_exists
 PROJECT_PARTS = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml")
 STATE_ARTIFACTS = ("manifest.json", "run_results.json")
 UNFINISHED = {"error": "result:error+", "fail": "result:fail+", "skipped": "result:skipped+"}
+RELATIONS = ("model", "seed", "snapshot")
+MOST_MISSING = 10
+"""More relations missing than this (a fresh warehouse): the plan is to build everything."""
 
 
 def state_dir() -> Path:
@@ -43,6 +48,24 @@ def ledger_marks(spark: SparkSession) -> dict[str, str]:
         f"from {EVENTS} where status != 'started' group by source"
     ).collect()
     return {row.source: f"{row.events} events, last {row.last_event}" for row in rows}
+
+
+def missing_relations(spark: SparkSession, manifest: Path) -> list[str]:
+    """The nodes of the last build's manifest whose table or view the warehouse does not hold."""
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    wanted = {
+        (node["schema"].lower(), (node.get("alias") or node["name"]).lower()): node["name"]
+        for node in nodes
+        if node["resource_type"] in RELATIONS and node["config"].get("materialized") != "ephemeral"
+    }
+    held = {
+        (schema, row.tableName.lower())
+        for schema in sorted({schema for schema, _ in wanted})
+        if spark.catalog.databaseExists(schema)
+        for row in spark.sql(f"show tables in `{schema}`").collect()
+        if not row.isTemporary
+    }
+    return sorted(name for relation, name in wanted.items() if relation not in held)
 
 
 def project_fingerprint(root: Path = PROJECT_ROOT) -> str:
@@ -118,9 +141,16 @@ def plan_build(spark: SparkSession, everything: bool = False) -> BuildPlan:
         return plan(None, f"everything: the last build was for target {last.target}")
     if set(last.ledger) - set(ledger):
         return plan(None, "everything: the ledger lost batches the last build had seen")
+    manifest = state_dir() / "manifest.json"
+    if not manifest.exists():
+        return plan(None, "everything: the last build's manifest is gone")
+    missing = missing_relations(spark, manifest)
+    if len(missing) > MOST_MISSING:
+        return plan(None, f"everything: {len(missing)} relations of the last build are not in the warehouse")
     changed = sorted(source for source, mark in ledger.items() if last.ledger.get(source) != mark)
-    selectors = [f"source:bronze.{source}+" for source in changed]
-    reasons = [f"new batches of {', '.join(changed)}"] if changed else []
+    selectors = [f"{name}+" for name in missing] + [f"source:bronze.{source}+" for source in changed]
+    reasons = [f"not in the warehouse: {', '.join(missing)}"] if missing else []
+    reasons += [f"new batches of {', '.join(changed)}"] if changed else []
     if project != last.project:
         selectors.append("state:modified+")
         reasons.append("the project changed")

@@ -1,7 +1,8 @@
 """`lakehouse build` rebuilds only what changed, on the built lakehouse (tests/lakehouse/conftest.py):
 nothing at all with no new data (no Delta table gets a new version), from the CLI and from a Dagster
 materialisation; a new batch of one source rebuilds what it reaches and nothing else; a rollback of
-that batch is a change too. The lakehouse ends as it began, for the suites after this one."""
+that batch is a change too; a relation missing from the warehouse is built whatever the last build's
+record says. The lakehouse ends as it began, for the suites after this one."""
 
 from __future__ import annotations
 
@@ -126,4 +127,19 @@ def test_a_rollback_is_a_change_too(built, spark):
     assert _new_order_lines(spark) == 0
     assert "dbt build: nothing" in _build()
     (HOME / "landing" / "transactions" / "transactions_late.csv").unlink()  # as the suites after this one expect
+    assert "dbt build: nothing" in _build()
+
+
+def test_a_relation_missing_from_the_warehouse_is_built_whatever_the_last_build_says(built, spark):
+    """As after a switch to a fresh warehouse, or another mode's, with `target/` from this one."""
+    dropped = ["reference.water_quality_thresholds", "gold.agg_water_quality_by_site_parameter_month"]
+    before = {table: spark.table(table).count() for table in dropped}
+    assert all(before.values())
+    for table in dropped:
+        spark.sql(f"drop table {table}")
+
+    output = _build()
+
+    assert "not in the warehouse: agg_water_quality_by_site_parameter_month, water_quality_thresholds" in output
+    assert {table: spark.table(table).count() for table in dropped} == before
     assert "dbt build: nothing" in _build()
