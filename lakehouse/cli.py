@@ -49,8 +49,16 @@ def all_services() -> list[Service]:
     return started if any(isinstance(x, PostgresServer) for x in started) else [*started, PostgresServer(settings())]
 
 
-def _service(name: str) -> Service:
-    return {service.name: service for service in all_services()}[name]
+def _family(name: str) -> list[Service]:
+    """The services a `lakehouse NAME` command acts on: `kafka` is every broker the lakehouse runs,
+    `spark` the Spark server and, in cluster mode, its master and workers."""
+    family = [service for service in all_services() if service.name == name or service.name.startswith(f"{name}-")]
+    if not family and name == "kafka":
+        raise LakehouseError(
+            f"Kafka is not run by the lakehouse here: LAKEHOUSE_KAFKA_BOOTSTRAP names {settings().kafka_bootstrap}",
+            hint="start and stop it where it runs; `lakehouse status` says whether it answers",
+        )
+    return family
 
 
 def cmd_up(_: argparse.Namespace) -> None:
@@ -85,13 +93,16 @@ def cmd_status(_: argparse.Namespace) -> None:
 
 
 def cmd_service(args: argparse.Namespace) -> None:
-    service = _service(args.service)
+    family = _family(args.service)
     if args.action == "start":
-        service.start()
+        for service in family:
+            service.start()
     elif args.action == "stop":
-        service.stop()
+        for service in reversed(family):
+            service.stop()
     else:
-        print(service.status())
+        for service in family:
+            print(service.status())
 
 
 def cmd_jars(_: argparse.Namespace) -> None:
@@ -453,12 +464,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OUR_LOGGERS = ("ingestion", "lakehouse")
+
+
+class OneLinePerEvent(logging.Formatter):
+    """Our messages as they are (the progress lines users read); another library's (kafka-python
+    when a broker goes away, py4j, ...) prefixed with its name and level. Every event on one line:
+    an exception is named, not traced back."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            message = f"{message} ({type(error).__name__}: {error})"
+        if not record.name.startswith(OUR_LOGGERS):
+            message = f"{record.name} {record.levelname.lower()}: {message}"
+        return " ".join(message.split("\n"))
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(OneLinePerEvent())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    for ours in OUR_LOGGERS:
+        logging.getLogger(ours).setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    # The library logs; on the command line its messages are the progress lines users read.
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    for ours in ("ingestion", "lakehouse"):
-        logging.getLogger(ours).setLevel(logging.INFO)
+    configure_logging()
     try:
         args.handler(args)
     except LakehouseError as error:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import lakehouse_cli
 
 
@@ -36,12 +38,14 @@ def _assert_clean_failure(result: subprocess.CompletedProcess, *phrases: str) ->
         assert phrase in result.stderr, result.stderr
 
 
+@pytest.mark.fast
 def test_java_missing(tmp_path):
     env = _isolated(tmp_path, PATH=str(tmp_path / "empty-bin"), JAVA_HOME="")
     result = lakehouse_cli("kafka", "start", env=env)
     _assert_clean_failure(result, "Java was not found", "Java 17+")
 
 
+@pytest.mark.fast
 def test_java_older_than_17(tmp_path):
     java_home = tmp_path / "jdk11"
     (java_home / "bin").mkdir(parents=True)
@@ -52,6 +56,7 @@ def test_java_older_than_17(tmp_path):
     _assert_clean_failure(result, "Java 11 found", "need Java 17 or newer")
 
 
+@pytest.mark.fast
 def test_port_taken_by_another_program(tmp_path):
     env = _isolated(tmp_path)
     with socket.socket() as squatter:
@@ -62,6 +67,7 @@ def test_port_taken_by_another_program(tmp_path):
     assert not (tmp_path / "home" / "run" / "kafka.pid").exists()
 
 
+@pytest.mark.fast
 def test_jars_missing_and_maven_central_unreachable(tmp_path):
     env = _isolated(
         tmp_path,
@@ -93,6 +99,7 @@ def test_start_over_a_stale_pid_file_recovers(tmp_path):
     assert not (run_dir / "kafka.pid").exists()
 
 
+@pytest.mark.fast
 def test_unknown_source_names_the_known_ones(tmp_path):
     # Checked before any service is reached: no server runs in this data home.
     for command in (["batches", "nosuch"], ["rollback", "nosuch", "nosuch-000001"], ["replay", "nosuch", "x"]):
@@ -100,6 +107,43 @@ def test_unknown_source_names_the_known_ones(tmp_path):
         _assert_clean_failure(result, "unknown source 'nosuch'", "transactions")
 
 
+@pytest.mark.fast
 def test_a_setting_that_is_not_a_number(tmp_path):
     result = lakehouse_cli("ingest", env=_isolated(tmp_path, LAKEHOUSE_INGEST_BATCH_ROWS="many"))
     _assert_clean_failure(result, "LAKEHOUSE_INGEST_BATCH_ROWS='many' is not an integer")
+
+
+@pytest.mark.fast
+def test_kafka_commands_with_an_external_cluster_and_in_cluster_mode(tmp_path):
+    external = lakehouse_cli(
+        "kafka", "status", env=_isolated(tmp_path, LAKEHOUSE_KAFKA_BOOTSTRAP="kafka-1.example:9092")
+    )
+    _assert_clean_failure(
+        external, "Kafka is not run by the lakehouse here: LAKEHOUSE_KAFKA_BOOTSTRAP names kafka-1.example:9092"
+    )
+
+    cluster = lakehouse_cli("kafka", "status", env=_isolated(tmp_path, LAKEHOUSE_MODE="cluster"))
+    assert cluster.returncode == 0, cluster.stderr
+    assert [line.split(":")[0] for line in cluster.stdout.splitlines()] == ["kafka-1", "kafka-2", "kafka-3"]
+
+
+@pytest.mark.fast
+def test_another_librarys_error_is_one_line_without_its_traceback():
+    """As kafka-python logs a lost broker: the user reads one line, named, not a traceback."""
+    script = (
+        "import logging\n"
+        "from lakehouse.cli import configure_logging\n"
+        "configure_logging()\n"
+        "try:\n"
+        "    raise ConnectionError('[Errno 111] Connection refused')\n"
+        "except ConnectionError:\n"
+        "    logging.getLogger('kafka.conn').exception('<BrokerConnection node_id=2> connect failed')\n"
+        "logging.getLogger('kafka.coordinator').info('heartbeat sent')\n"
+        "logging.getLogger('ingestion.topics').info('sales: batch sales-000003 committed')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines() == [
+        "kafka.conn error: <BrokerConnection node_id=2> connect failed (ConnectionError: [Errno 111] Connection refused)",
+        "sales: batch sales-000003 committed",
+    ]
+    assert result.stderr == ""
