@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser postgres manifest up down status run test docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-growth bench-live bench-serving lint clean distclean
+.PHONY: help install browser postgres manifest up down status run test test-fast lint-python docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-growth bench-live bench-serving lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -58,9 +58,12 @@ postgres:
 manifest: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dagster-dbt project prepare-and-package --file orchestration/transform/project.py
 
-test: install browser postgres manifest
+test: install browser postgres manifest lint-python
 	LAKEHOUSE_MODE=cluster $(BIN)/lakehouse jars  # cluster mode's Hadoop jars too: the cluster test starts HDFS
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install manifest
+	$(BIN)/pytest -m fast $(PYTEST_ARGS)
 
 docs: install
 	$(BIN)/lakehouse docs
@@ -105,9 +108,12 @@ bench-live: install manifest
 	$(BIN)/python benchmarks/live_latency.py $(BENCH_ARGS)
 
 # sqlfluff's dbt templater compiles the models, and `is_incremental()` asks the Spark server.
-lint: install
+# The Python half of `make lint`, which `make test` runs first (the suite runs sqlfluff itself).
+lint-python: install
 	$(BIN)/ruff check ingestion lakehouse orchestration tests benchmarks
 	$(BIN)/ruff format --check ingestion lakehouse orchestration tests benchmarks
+
+lint: lint-python
 	$(BIN)/lakehouse spark start
 	$(BIN)/sqlfluff lint models tests/dbt
 

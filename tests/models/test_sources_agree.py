@@ -10,6 +10,8 @@ from ingestion.tables import bronze_columns
 from orchestration.bronze.assets import bronze_key
 from orchestration.transform.project import dbt_project
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:

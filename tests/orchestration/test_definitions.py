@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
 from dagster import AssetKey
 
 from orchestration.definitions import defs
 from orchestration.transform.assets import _DbtGraph
 from orchestration.transform.project import dbt_project
+
+pytestmark = pytest.mark.fast
 
 DBT_GROUPS = ("reference", "staging", "silver", "gold")
 
