@@ -16,6 +16,7 @@ from ingestion.config import PROJECT_ROOT, settings
 from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
 from lakehouse.dbt import build_what_changed, run_dbt
+from lakehouse.processes import run_in_own_group
 from lakehouse.services.hdfs import hadoop_bundle, hdfs_services
 from lakehouse.services.jars import ensure_jars, kafka_bundle, s3a_bundle, spark_server_bundle
 from lakehouse.services.kafka import KafkaBroker, kafka_brokers
@@ -268,17 +269,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     print("\nGold (rows and an order-independent checksum of each table, to compare two builds):")
     print("\n".join(checksum_lines(gold_checksums(connect()))))
-    s = settings()
-    print(
-        "\nDone. Where to look:\n"
-        f"  ad hoc SQL:     make sql   (beeline on jdbc:hive2://{s.spark_host}:{s.thrift_port})\n"
-        f"  PySpark:        SparkSession.builder.remote('{s.spark_connect_url}').getOrCreate()\n"
-        f"  dbt docs:       make docs  (lineage on http://127.0.0.1:{s.docs_port})\n"
-        f"  Dagster UI:     make ui    (assets, checks, runs on http://127.0.0.1:{s.dagster_port})\n"
-        f"  Spark UI:       http://{s.spark_host}:{s.spark_ui_port}\n"
-        f"  data home:      {s.home}\n"
-        "  stop it all:    make down"
-    )
+    print(where_to_look(settings()))
     if follow:
         from lakehouse.follow import follow as follow_sources
         from lakehouse.follow import stop_on_ctrl_c
@@ -286,12 +277,45 @@ def cmd_run(args: argparse.Namespace) -> None:
         follow_sources(_sources([]), args.interval, build=True, stop=stop_on_ctrl_c())
 
 
+GOLD_BEHIND = 3
+"""`lakehouse verify`'s exit code when gold is not built from the bronze it would compare with (1: gold differs)."""
+
+
+def where_to_look(s) -> str:
+    """Every way to look at what `lakehouse run` built, with its command and address."""
+    return (
+        "\nDone. Where to look:\n"
+        f"  dashboard:      make dashboard   (charts of gold, data health on http://127.0.0.1:{s.dashboard_port})\n"
+        f"  REST API:       make api         (http://127.0.0.1:{s.api_port}/docs)\n"
+        f"  Dagster UI:     make ui          (assets, checks, runs, schedules on http://127.0.0.1:{s.dagster_port})\n"
+        f"  dbt docs:       make docs        (lineage on http://127.0.0.1:{s.docs_port})\n"
+        f"  ad hoc SQL:     make sql         (beeline on jdbc:hive2://{s.spark_host}:{s.thrift_port})\n"
+        f"  PySpark:        SparkSession.builder.remote('{s.spark_connect_url}').getOrCreate()\n"
+        f"  PostgreSQL:     make publish     (gold and the ledger into postgresql://lakehouse@127.0.0.1:{s.postgres_port}/lakehouse)\n"
+        "  a file:         .venv/bin/lakehouse export gold.agg_sales_by_product --format csv --out sales.csv\n"
+        "  check gold:     .venv/bin/lakehouse verify   (every gold table recomputed independently, and compared)\n"
+        f"  Spark UI:       http://{s.spark_host}:{s.spark_ui_port}\n"
+        f"  data home:      {s.home}\n"
+        "  stop it all:    make down"
+    )
+
+
 def cmd_verify(args: argparse.Namespace) -> None:
     """Every gold table recomputed from the raw inputs by DuckDB, and compared."""
     from ingestion.spark import connect
+    from lakehouse.changes import plan_build
     from lakehouse.verify import report, verify
 
-    comparisons = verify(connect())
+    spark = connect()
+    behind = plan_build(spark).changed_sources
+    if behind:
+        raise LakehouseError(
+            f"gold is behind bronze: {', '.join(behind)} took new batches since the last build, and verify "
+            "recomputes gold from bronze as it is now; nothing was compared",
+            hint="lakehouse build, then lakehouse verify",
+            exit_code=GOLD_BEHIND,
+        )
+    comparisons = verify(spark)
     print(report(comparisons))
     disagree = [c.table for c in comparisons if not c.agrees]
     if disagree:
@@ -339,7 +363,7 @@ def cmd_dashboard(args: argparse.Namespace) -> None:
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     print(f"dashboard on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
-    raise SystemExit(subprocess.run(argv, cwd=PROJECT_ROOT).returncode)
+    raise SystemExit(run_in_own_group(argv, cwd=PROJECT_ROOT))
 
 
 def cmd_sql(args: argparse.Namespace) -> None:
@@ -364,7 +388,7 @@ def cmd_ui(args: argparse.Namespace) -> None:
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
     print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
     argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]
-    raise SystemExit(subprocess.run(argv, cwd=PROJECT_ROOT, env=env).returncode)
+    raise SystemExit(run_in_own_group(argv, cwd=PROJECT_ROOT, env=env))
 
 
 def cmd_docs(args: argparse.Namespace) -> None:
@@ -497,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
         args.handler(args)
     except LakehouseError as error:
         print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(error.exit_code) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

@@ -184,7 +184,8 @@ def stop_process_group(process: subprocess.Popen, grace_s: float = 30) -> None:
     import contextlib
     import signal
 
-    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # already stopped, by a test
+        os.killpg(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace_s)
     with contextlib.suppress(ProcessLookupError):

@@ -1,6 +1,7 @@
 """`lakehouse build` rebuilds only what changed, on the built lakehouse (tests/lakehouse/conftest.py):
 nothing at all with no new data (no Delta table gets a new version), from the CLI and from a Dagster
-materialisation; a new batch of one source rebuilds what it reaches and nothing else; a rollback of
+materialisation; a new batch of one source rebuilds what it reaches and nothing else (and until
+then `lakehouse verify` says gold is behind); a rollback of
 that batch is a change too; a relation missing from the warehouse is built whatever the last build's
 record says. The lakehouse ends as it began, for the suites after this one."""
 
@@ -104,6 +105,10 @@ def test_a_new_batch_rebuilds_what_it_reaches_and_nothing_else(built, spark):
     (HOME / "landing" / "transactions" / "transactions_late.csv").write_text("\n".join([HEADER, *NEW_LINES]) + "\n")
     ingested = built_cli("ingest", "transactions")
     assert ingested.returncode == 0, ingested.stderr[-2000:]
+    behind = built_cli("verify")
+    assert behind.returncode == 3, behind.stdout[-2000:] + behind.stderr[-2000:]
+    assert behind.stderr.startswith("error: gold is behind bronze: transactions took new batches since the last build")
+    assert "hint: lakehouse build, then lakehouse verify" in behind.stderr
     output = _build()
     assert "dbt build: new batches of transactions" in output
 

@@ -1,13 +1,15 @@
-"""`lakehouse ui` serves Dagster on 127.0.0.1: the asset graph renders in a real browser, and a
-materialisation launched through the GraphQL API succeeds."""
+"""`lakehouse ui` serves Dagster on 127.0.0.1: the asset graph renders in a real browser, a
+materialisation launched through the GraphQL API succeeds, and Ctrl-C leaves no process behind."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 
+import psutil
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -40,21 +42,29 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def dagster_ui(kafka, spark_server):
+def ui_process(kafka, spark_server):
+    """`lakehouse ui` as a terminal runs it: in a process group of its own, the terminal's."""
     ui = subprocess.Popen(
         [sys.executable, "-m", "lakehouse.cli", "ui"],
         cwd=PROJECT_ROOT,
         env={k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # dagster dev runs the webserver and the daemon as children
+        start_new_session=True,
+        # Ctrl-C as in a terminal: a process started in the background of a script (CI) inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    url = f"http://127.0.0.1:{settings().dagster_port}"
     try:
-        wait_for_http(f"{url}/server_info", timeout_s=300)
-        yield url
+        yield ui
     finally:
         stop_process_group(ui)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(ui_process):
+    url = f"http://127.0.0.1:{settings().dagster_port}"
+    wait_for_http(f"{url}/server_info", timeout_s=300)
+    return url
 
 
 def test_asset_graph_shows_the_layers(dagster_ui, chromium):
@@ -111,3 +121,18 @@ def test_a_materialisation_launched_over_graphql_succeeds(dagster_ui, spark):
         ]
         == 3
     )
+
+
+def test_ctrl_c_stops_the_ui_and_everything_it_started_within_20_s(ui_process, dagster_ui):
+    """Last in this module: it stops the UI the tests above used."""
+    started = [psutil.Process(ui_process.pid), *psutil.Process(ui_process.pid).children(recursive=True)]
+    names = " ".join(" ".join(process.cmdline()) for process in started)
+    assert "dagster dev" in names or "dagster-webserver" in names, names
+    assert len(started) >= 4  # the CLI, `dagster dev`, its webserver and daemon (and code servers)
+
+    os.killpg(ui_process.pid, signal.SIGINT)  # Ctrl-C in the terminal
+    gone, alive = psutil.wait_procs(started, timeout=20)
+
+    assert [" ".join(process.cmdline()) for process in alive] == []
+    # psutil reaped the CLI, so its exit code is psutil's to tell (Popen would see 0).
+    assert [process.returncode for process in gone if process.pid == ui_process.pid] == [130]
