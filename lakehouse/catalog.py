@@ -110,7 +110,11 @@ def _served(path: str, table: str, model: dict) -> ServedTable:
 _LEDGER_COLUMNS = (
     Column("batch_id", "string", "The batch."),
     Column("source", "string", "The source it read."),
-    Column("status", "string", "committed, quarantined, unreadable or rolled_back (abandoned: a batch a run of an earlier version left unwritten)."),
+    Column(
+        "status",
+        "string",
+        "committed, quarantined, unreadable or rolled_back (abandoned: a batch a run of an earlier version left unwritten).",
+    ),
     Column("started_at", "timestamp", "When the batch started (UTC)."),
     Column("finished_at", "timestamp", "When its ledger event was written (UTC)."),
     Column("rows_good", "bigint", "Rows written to bronze."),
