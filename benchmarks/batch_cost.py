@@ -2,8 +2,9 @@
 
 Tiny batches (20 records), so that what is measured is what every batch pays whatever its size:
 - a CSV file per batch, N files in one run (`lakehouse ingest` over a landing folder);
-- a run per batch (as `lakehouse run --follow` and the Dagster sensors do each round): a file, then
-  a Kafka micro-batch, each run reading the ledger again;
+- a run per batch (as the Dagster sensors do each round): a file, then a Kafka micro-batch, each
+  run reading the ledger again;
+- a Kafka micro-batch per round of one process that keeps its writers (`lakehouse run --follow`);
 with where each run's time goes (the statements the library sends, timed where they are called).
 
     .venv/bin/python benchmarks/batch_cost.py --batches 20
@@ -44,6 +45,8 @@ STEPS: list[tuple[object, str]] = [
     (tables, "append_idempotent"),
     (tables, "append_event"),
     (tables, "batch_counts"),
+    (tables, "ledger_version"),
+    (tables, "ledger_version_if_only_mine"),
     (files, "file_sha256"),
     (files, "line_file"),
     (files, "file_defect"),
@@ -126,10 +129,19 @@ def main() -> None:
         produce(kafka_source.topic, [message] * RECORDS, progress=False)
         return len(topics.ingest_topic(spark, kafka_source, Options()))
 
+    kept = getattr(batch, "Writers", None)
+    writers = kept() if kept else None
+
+    def one_round(_: int) -> int:
+        produce(kafka_source.topic, [message] * RECORDS, progress=False)
+        return len(topics.ingest_topic(spark, kafka_source, Options(), writers=writers))
+
     print(f"fixed cost of a batch of {RECORDS} records, warm server, data home {settings().home}")
     measure("files, all in one run", 1, many_files)
     measure("files, a run per batch", args.batches, one_file)
     measure("Kafka, a run per micro-batch", args.batches, one_micro_batch)
+    if writers is not None:  # a library from before kept no writers
+        measure("Kafka, rounds keeping the writer", args.batches, one_round)
 
 
 if __name__ == "__main__":

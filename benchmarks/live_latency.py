@@ -1,11 +1,12 @@
-"""How long new data takes to reach gold by itself, with `lakehouse ui` (Dagster's daemon) running.
+"""How long new data takes to reach gold by itself, with `lakehouse ui` (Dagster's daemon) running,
+or `lakehouse run --follow` (`--via follow`).
 
-On a fresh data home: start `lakehouse ui`, wait until the automation has built every layer on the
-empty bronze tables (the time to a first gold), then produce sales to Kafka at one per second,
+On a fresh data home: start `lakehouse ui` (or `lakehouse run --follow` on `--rows` sample records),
+wait until every layer is built (the time to a first gold), then produce sales to Kafka at one per second,
 each on a day of its own, and note when each one appears in `gold.agg_sales_by_product_day`;
 then drop a transactions file in the landing zone and time it the same way. Prints the latencies.
 
-    .venv/bin/python benchmarks/live_latency.py [--messages 30]
+    .venv/bin/python benchmarks/live_latency.py [--messages 30] [--via follow --rows 2000]
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ FIRST_DAY = date(2031, 1, 1)
 GOLD = "gold.agg_sales_by_product_day"
 
 
-def start_ui() -> subprocess.Popen:
+def start(via: str, rows: int) -> subprocess.Popen:
+    """`lakehouse ui`, or `lakehouse run --follow`, on a fresh data home."""
     stop_services()
     subprocess.run(["rm", "-rf", str(HOME)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
-    log = (HOME.parent / "bench-ui.log").open("w")
-    return subprocess.Popen([*CLI, "ui"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    log = (HOME.parent / f"bench-{via}.log").open("w")
+    argv = [*CLI, "ui"] if via == "ui" else [*CLI, "run", "--follow", "--rows", str(rows), "--interval", "5"]
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
 def stop_group(process: subprocess.Popen, grace_s: float = 30) -> None:
@@ -77,11 +80,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=30)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--via", choices=["ui", "follow"], default="ui", help="what keeps gold up to date")
+    parser.add_argument("--rows", type=int, default=2000, help="sample records per source for --via follow")
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped from outside: still clean up
     started = time.monotonic()
-    ui = start_ui()
+    ui = start(args.via, args.rows)
     try:
         spark = None
         while spark is None or not server_answers(spark):
@@ -128,7 +133,7 @@ def main() -> None:
         stop_group(ui)
         stop_services()
 
-    print(f"fresh data home to a first gold (services, seeds, every model on empty bronze): {first_gold_s:.0f} s")
+    print(f"via {args.via}: fresh data home to a first gold (services, seeds, every model): {first_gold_s:.0f} s")
     print(f"sales produced at 1/s: {len(latencies)} of {len(produced)} reached {GOLD}")
     if latencies:
         print(

@@ -13,7 +13,7 @@ from threading import Event
 
 from pyspark.sql import SparkSession
 
-from ingestion.batch import Options
+from ingestion.batch import Options, Writers
 from ingestion.files import ingest_files
 from ingestion.landing import pending_files
 from ingestion.ledger import Batch
@@ -21,7 +21,7 @@ from ingestion.recovery import purge, replay, rollback
 from ingestion.sources import Source
 from ingestion.topics import ingest_topic, unread_offsets
 
-__all__ = ["Batch", "Options", "ingest", "pending_files", "purge", "replay", "rollback", "unread_offsets"]
+__all__ = ["Batch", "Options", "Writers", "ingest", "pending_files", "purge", "replay", "rollback", "unread_offsets"]
 
 
 def ingest(
@@ -30,10 +30,12 @@ def ingest(
     options: Options | None = None,
     max_batches: int | None = None,
     stop: Event | None = None,
+    writers: Writers | None = None,
 ) -> list[Batch]:
     """Land what the source holds now in bronze (a topic: at most `max_batches` batches), then
-    return; when `stop` is set, return after the batch being written."""
+    return; when `stop` is set, return after the batch being written. `writers`: kept from one
+    call to the next by a caller that ingests round after round (the ledger is not read again)."""
     options = options or Options()
     if source.kind == "kafka":
-        return ingest_topic(spark, source, options, max_batches, stop)
-    return ingest_files(spark, source, options, stop)
+        return ingest_topic(spark, source, options, max_batches, stop, writers)
+    return ingest_files(spark, source, options, stop, writers)

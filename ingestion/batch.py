@@ -97,12 +97,13 @@ def staged_file_records(records: list[Record], file_name: str) -> pa.Table:
 
 
 class BatchWriter:
-    """Writes the planned batches of one source to bronze and the ledger."""
+    """Writes the planned batches of one source to bronze and the ledger. One writer may serve
+    several runs of the same process (`Writers`) while its ledger `is_current()`."""
 
-    def __init__(self, spark: SparkSession, source: Source, options: Options) -> None:
+    def __init__(self, spark: SparkSession, source: Source, options: Options, kept: bool = False) -> None:
         self.spark, self.source, self.options = spark, source, options
-        self.ledger = Ledger(spark, source)
         self._writer_id = uuid.uuid4().hex
+        self.ledger = Ledger(spark, source, self._writer_id, kept)
         # Left over from an interrupted run: a re-run writes its batch's file again.
         self._staging = folder(settings().staging).child(source.name)
         self._staging.clear()
@@ -215,6 +216,22 @@ class BatchWriter:
     def _append(self, frame: DataFrame, batch: Batch) -> None:
         metadata = WrittenBatch.of(batch, self._writer_id).to_json()
         tables.append_idempotent(frame, self.source.all_records, f"lakehouse-{self.source.name}", batch.seq, metadata)
+
+
+class Writers:
+    """Batch writers kept from one run to the next in one process (`lakehouse run --follow`): a
+    source's ledger is read again only when another process wrote to it meanwhile (a rollback, a
+    Dagster run), which one look at the ledger's history tells."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, BatchWriter] = {}
+
+    def writer(self, spark: SparkSession, source: Source, options: Options) -> BatchWriter:
+        """The source's writer, under the source's lock."""
+        kept = self._kept.get(source.name)
+        if kept is None or kept.spark is not spark or kept.options != options or not kept.ledger.is_current():
+            kept = self._kept[source.name] = BatchWriter(spark, source, options, kept=True)
+        return kept
 
 
 RECENT_COMMITS = 10

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
-from ingestion.batch import BatchWriter, Options
+from ingestion.batch import BatchWriter, Options, Writers
 from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch, file_progress
 from ingestion.lines import LineFile, in_one_split, line_file, staged_lines
@@ -58,10 +58,12 @@ def records_from(source: Source, plan: FilePlan) -> Iterator[Record]:
     return itertools.islice(read_records(source, file), plan.start_record, None)
 
 
-def ingest_files(spark: SparkSession, source: Source, options: Options, stop: Event | None = None) -> list[Batch]:
+def ingest_files(
+    spark: SparkSession, source: Source, options: Options, stop: Event | None = None, writers: Writers | None = None
+) -> list[Batch]:
     started = time.time()
     with source_lock(source):
-        writer = BatchWriter(spark, source, options)
+        writer = writers.writer(spark, source, options) if writers else BatchWriter(spark, source, options)
         done: list[Batch] = []
         # Which files are stable is decided once, up front: a file still being written when the
         # run starts waits for the next run, however long this one takes.

@@ -65,12 +65,24 @@ def read_batches(spark: SparkSession, source: Source) -> list[Batch]:
 
 
 class Ledger:
-    """A source's batches, read once; every change is appended as an event and kept here too."""
+    """A source's batches, read once; every change is appended as an event and kept here too.
+    `writer_id` names this process's events in the ledger's commits."""
 
-    def __init__(self, spark: SparkSession, source: Source) -> None:
+    def __init__(self, spark: SparkSession, source: Source, writer_id: str, kept: bool = False) -> None:
         tables.ensure_tables(spark, source)
-        self.spark, self.source = spark, source
+        self.spark, self.source, self.writer_id = spark, source, writer_id
+        # `kept`: for later runs, which ask `is_current()`. Read before the events: a commit
+        # between the two is taken for another process's (the safe side).
+        self.version = tables.ledger_version(spark) if kept else None
         self.batches = read_batches(spark, source)
+
+    def is_current(self) -> bool:
+        """Whether this copy, kept, still holds the ledger: no other process wrote an event since it
+        was read (one look at the ledger's history, instead of reading its events again)."""
+        if self.version is None:
+            return False
+        self.version = tables.ledger_version_if_only_mine(self.spark, self.version, self.writer_id)
+        return self.version is not None
 
     def start(self, plan: Plan, note: str | None = None) -> Batch:
         """The next batch, `started` in this run only: the ledger hears of it once it is written."""
@@ -96,6 +108,7 @@ class Ledger:
                 batch.note,
                 batch.started_at,
             ),
+            self.writer_id,
         )
         known = [b.batch_id for b in self.batches]
         if batch.batch_id in known:

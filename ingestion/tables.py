@@ -146,7 +146,12 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
         _add_new_event_columns(spark)
         _add_new_fields(spark, source)
         return
-    spark.sql(f"create table if not exists {EVENTS} ({_ddl(_event_columns())}) using delta")
+    # A small commit per batch: Delta compacts the ledger's files as they pile up (every 50 small
+    # files), so that reading it does not slow down with the number of batches.
+    spark.sql(
+        f"create table if not exists {EVENTS} ({_ddl(_event_columns())}) using delta "
+        "tblproperties ('delta.autoOptimize.autoCompact' = 'true')"
+    )
     _add_new_event_columns(spark)
     spark.sql(_BATCHES_VIEW)
     if _is_table(spark, source.table):
@@ -279,16 +284,49 @@ def ledger_exists(spark: SparkSession) -> bool:
 
 
 def read_events(spark: SparkSession, source_name: str) -> list[Row]:
-    """Every ledger event of a source, oldest first."""
-    return spark.sql(
-        f"select batch_id, source, seq, status, plan, rows_good, rows_bad, delta_version, note, started_at "
-        f"from {EVENTS} where source = :source order by event_at",
+    """Every ledger event of a source, oldest first (sorted here: an `order by` costs Spark a
+    sampling job more)."""
+    events = spark.sql(
+        f"select batch_id, source, seq, status, event_at, plan, rows_good, rows_bad, delta_version, note, started_at "
+        f"from {EVENTS} where source = :source",
         args={"source": source_name},
     ).collect()
+    return sorted(events, key=lambda event: event.event_at)
 
 
-def append_event(spark: SparkSession, row: tuple) -> None:
-    spark.createDataFrame([row], EVENT_SCHEMA).write.format("delta").mode("append").saveAsTable(EVENTS)
+def append_event(spark: SparkSession, row: tuple, writer_id: str) -> None:
+    """One ledger event; its commit names the writer (`userMetadata`), so that a writer can tell
+    its own commits from other processes' (`ledger_changed_by_others`)."""
+    (
+        spark.createDataFrame([row], EVENT_SCHEMA)
+        .write.format("delta")
+        .mode("append")
+        .option("userMetadata", writer_id)
+        .saveAsTable(EVENTS)
+    )
+
+
+def ledger_version(spark: SparkSession) -> int:
+    return latest_version(spark, EVENTS)
+
+
+LEDGER_LOOKBACK = 20
+"""Commits of the ledger looked at to tell whether another process wrote since; more: assume so."""
+
+
+def ledger_version_if_only_mine(spark: SparkSession, since_version: int, writer_id: str) -> int | None:
+    """The ledger's version now, when every commit after `since_version` came from this writer
+    (or was Delta's own compaction of its files); None when another process wrote since."""
+    history = spark.sql(f"describe history {EVENTS} limit {LEDGER_LOOKBACK}").select(
+        "version", "operation", "userMetadata"
+    )
+    commits = history.collect()
+    for row in commits:
+        if row.version <= since_version:
+            return commits[0].version
+        if row.userMetadata != writer_id and row.operation != "OPTIMIZE":
+            return None
+    return None
 
 
 def append_idempotent(frame: DataFrame, table: str, app_id: str, version: int, metadata: str) -> None:

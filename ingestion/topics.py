@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ingestion import kafka_client
-from ingestion.batch import BatchWriter, Options
+from ingestion.batch import BatchWriter, Options, Writers
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch, kafka_positions, read_batches
@@ -140,10 +140,11 @@ def ingest_topic(
     options: Options,
     max_batches: int | None = None,
     stop: Event | None = None,
+    writers: Writers | None = None,
 ) -> list[Batch]:
     """Ingest what the topic holds now (up to `max_batches` batches, or until `stop` is set), then return."""
     with source_lock(source):
-        writer = BatchWriter(spark, source, options)
+        writer = writers.writer(spark, source, options) if writers else BatchWriter(spark, source, options)
         offsets = TopicOffsets(source, writer.ledger.batches)
         try:
             done: list[Batch] = []

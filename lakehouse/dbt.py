@@ -25,17 +25,16 @@ def target_dir() -> Path:
     return Path(os.environ.get("DBT_TARGET_PATH") or PROJECT_ROOT / "target")
 
 
-def run_dbt(*args: str, own_session: bool = False) -> None:
+def run_dbt(*args: str) -> None:
     """`dbt <args> --target <LAKEHOUSE_DBT_TARGET>`; a clear error if dbt fails. What a building
-    command built is recorded in the Dagster instance. `own_session`: Ctrl-C in the terminal does
-    not reach dbt (the caller stops after it)."""
-    _check(_run(args, own_session), args)
+    command built is recorded in the Dagster instance."""
+    _check(_run(args), args)
 
 
-def _run(args: tuple[str, ...], own_session: bool) -> int:
+def _run(args: tuple[str, ...]) -> int:
     argv = [*args, "--target", settings().dbt_target] if "--target" not in args else list(args)
     print(f"$ dbt {' '.join(argv)}", flush=True)
-    result = subprocess.run([dbt_executable(), *argv], cwd=PROJECT_ROOT, start_new_session=own_session)
+    result = subprocess.run([dbt_executable(), *argv], cwd=PROJECT_ROOT)
     if args and args[0] in BUILDING_COMMANDS:
         from lakehouse.dagster_instance import record_dbt_build
 
@@ -55,9 +54,42 @@ def _check(returncode: int, args: tuple[str, ...]) -> None:
 COMPLETED = (0, 1)
 
 
-def build_what_changed(everything: bool = False, own_session: bool = False) -> None:
+class WarmDbt:
+    """dbt in this process (its programmatic runner), the project parsed once, and again only when
+    it changed: what `lakehouse run --follow` builds with round after round, instead of starting
+    dbt and parsing the project for every round."""
+
+    def __init__(self) -> None:
+        self._manifest = None
+        self._project: str | None = None
+
+    def run(self, args: tuple[str, ...]) -> int:
+        """dbt's exit code: 0, 1 when a node failed, 2 when dbt itself failed."""
+        from dbt.cli.main import dbtRunner
+
+        from lakehouse.changes import project_fingerprint
+
+        where = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+        argv = [*args, "--target", settings().dbt_target]
+        project = project_fingerprint()
+        if self._manifest is None or project != self._project:
+            parsed = dbtRunner().invoke(["parse", "--quiet", *where, "--target", settings().dbt_target])
+            if not parsed.success:
+                return 2
+            self._manifest, self._project = parsed.result, project
+        print(f"$ dbt {' '.join(argv)}", flush=True)
+        result = dbtRunner(manifest=self._manifest).invoke([*argv, *where])
+        if args[0] in BUILDING_COMMANDS:
+            from lakehouse.dagster_instance import record_dbt_build
+
+            record_dbt_build(target_dir())
+        return 0 if result.success else 2 if result.exception is not None else 1
+
+
+def build_what_changed(everything: bool = False, dbt: WarmDbt | None = None) -> None:
     """`dbt build` of what new batches, project changes and last time's failures reach (see
-    `lakehouse.changes`); nothing at all when there are none. Everything the first time."""
+    `lakehouse.changes`); nothing at all when there are none. Everything the first time.
+    `dbt`: run in this process, as kept from one build to the next."""
     from ingestion.spark import connect
     from lakehouse.changes import plan_build, record_build
 
@@ -66,7 +98,7 @@ def build_what_changed(everything: bool = False, own_session: bool = False) -> N
     if plan.nothing_to_do:
         return
     args = ("build", *plan.dbt_args())
-    returncode = _run(args, own_session)
+    returncode = dbt.run(args) if dbt else _run(args)
     if returncode in COMPLETED:
         record_build(plan, target_dir())
     _check(returncode, args)

@@ -10,12 +10,12 @@ import signal
 import threading
 import time
 
-from ingestion.api import ingest
+from ingestion.api import Writers, ingest
 from ingestion.errors import LakehouseError
 from ingestion.sources import Source
 from ingestion.spark import connect
 from lakehouse.dagster_instance import record_ingestion
-from lakehouse.dbt import build_what_changed
+from lakehouse.dbt import WarmDbt, build_what_changed
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,16 @@ def stop_on_ctrl_c() -> threading.Event:
     return stop
 
 
-def ingest_round(sources: list[Source], stop: threading.Event) -> list[Source]:
-    """One pass over the sources; the sources that landed new batches."""
+def ingest_round(sources: list[Source], stop: threading.Event, writers: Writers | None = None) -> list[Source]:
+    """One pass over the sources; the sources that landed new batches. `writers`: kept from one
+    round to the next (each source's ledger is read once, not every round)."""
     spark = connect()
     changed = []
     for source in sources:
         if stop.is_set():
             break
         try:
-            batches = ingest(spark, source, stop=stop)
+            batches = ingest(spark, source, stop=stop, writers=writers)
         except LakehouseError as error:  # e.g. Dagster is ingesting this source right now
             log.warning("%s: %s", source.name, error.message)
             continue
@@ -60,12 +61,13 @@ def follow(sources: list[Source], interval_s: float, build: bool, stop: threadin
         interval_s,
         " (and building silver and gold)" if build else "",
     )
+    writers, dbt = Writers(), WarmDbt()
     while not stop.is_set():
         started = time.monotonic()
-        changed = ingest_round(sources, stop)
+        changed = ingest_round(sources, stop, writers)
         if build and changed and not stop.is_set():
             try:
-                build_what_changed(own_session=True)
+                build_what_changed(dbt=dbt)
             except LakehouseError as error:  # tests failed: reported, and the next round goes on
                 log.warning("%s", error)
         stop.wait(max(0.0, interval_s - (time.monotonic() - started)))

@@ -14,11 +14,12 @@ from decimal import Decimal
 import pytest
 
 from ingestion import kafka_client
-from ingestion.batch import BatchWriter, Options
+from ingestion.batch import BatchWriter, Options, Writers
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import read_batches
 from ingestion.plans import KafkaPlan, OffsetRange
+from ingestion.recovery import rollback
 from ingestion.sources import get_source
 from ingestion.tables import ensure_tables
 from ingestion.topics import ingest_topic, write_kafka_batch
@@ -223,3 +224,28 @@ def test_a_batch_whose_offsets_retention_removed_fails_clearly(kafka, spark):
     assert read_batches(spark, source) == []
     # The next run plans from where the topic's retention starts now: nothing left to read.
     assert ingest_topic(spark, source, Options()) == []
+
+
+def test_a_kept_writer_reads_the_ledger_again_only_after_another_process_wrote_to_it(kafka, spark):
+    """As `lakehouse run --follow` keeps them from one round to the next."""
+    source = dataclasses.replace(get_source("device_events"), name="kept_writer", topic="kept_writer")
+    writers = Writers()
+
+    def round_of(count: int, seed: int) -> list:
+        produce(source.topic, (encode(m) for m in device_events(random.Random(seed), count)), progress=False)
+        return ingest_topic(spark, source, Options(), writers=writers)
+
+    first = round_of(20, 1)
+    kept = writers.writer(spark, source, Options())
+    second = round_of(30, 2)
+    assert writers.writer(spark, source, Options()) is kept  # its own events only: nothing read again
+
+    rollback(spark, source, second[0].batch_id)  # another writer's event
+    fresh = writers.writer(spark, source, Options())
+    assert fresh is not kept
+    assert fresh.ledger.find(second[0].batch_id).status == "rolled_back"
+
+    third = round_of(40, 3)
+    assert [b.seq for b in first + second + third] == [1, 2, 3]
+    assert rows(spark, "select count(*) from bronze.kept_writer") == [(first[0].rows_good + third[0].rows_good,)]
+    assert first[0].rows_good + first[0].rows_bad + third[0].rows_good + third[0].rows_bad == 60

@@ -389,6 +389,7 @@ def test_dashboard_api_dagster_and_ad_hoc_sql_at_the_same_time(api, dashboard, c
             browser.close()
     for thread in threads:
         thread.join(timeout=600)
+    assert [thread.name for thread in threads if thread.is_alive()] == []  # every client finished its requests
     output, _ = dagster.communicate(timeout=600)
     assert dagster.returncode == 0, output[-3000:]
     published_tables = set(re.findall(r"postgres__gold - ((?:gold|bronze)\.\w+): \d+ rows in", output))

@@ -57,3 +57,34 @@ def test_an_unknown_rule_is_a_compilation_error_naming_it():
 
     assert returncode != 0
     assert "column_rules: unknown rule 'positive' on qty" in output
+
+
+def test_reconciliation_with_bronze_fails_on_one_row_lost_and_one_invented(spark):
+    """Counts alone would pass it: bronze 4 rows = silver 3 + rejects 1 on both sides."""
+    spark.sql("create schema if not exists scratch")
+    spark.sql(
+        "create or replace table scratch.reconcile_bronze using delta as select * from values "
+        "('b-1', 'f.csv', 2), ('b-1', 'f.csv', 3), ('b-1', 'f.csv', 4), ('b-2', 'f.csv', 2) "
+        "as t(_batch_id, _source_file, _source_line)"
+    )
+    spark.sql(
+        "create or replace table scratch.reconcile_silver using delta as select * from values "
+        "('b-1', 'f.csv:3'), ('b-1', 'f.csv:4'), ('b-2', 'f.csv:2') as t(_batch_id, _record_position)"
+    )
+    spark.sql(
+        "create or replace table scratch.reconcile_rejects using delta as select * from values "
+        "('s', 'b-1', 'f.csv:2'), ('other', 'b-9', 'g.csv:7') as t(source_name, batch_id, record_position)"
+    )
+    relation = "api.Relation.create(schema='scratch', identifier='reconcile_{}')"
+    call = (
+        f"{{{{ test_reconciles_with_bronze({relation.format('silver')}, {relation.format('bronze')}, 's', 'file', "
+        f"{relation.format('rejects')}) }}}}"
+    )
+    compiled = dbt_cli("compile", "--target", "local", "--no-populate-cache", "--quiet", "--inline", call)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    sql = compiled.stdout
+
+    assert rows(spark, sql) == []
+    # The row of line 4 lost, one of line 5 invented: the same counts.
+    spark.sql("update scratch.reconcile_silver set _record_position = 'f.csv:5' where _record_position = 'f.csv:4'")
+    assert rows(spark, sql) == [(4, 3, 1)]
