@@ -19,7 +19,10 @@ select
     silver_total
 from (
     select
-        (select coalesce(sum(impressions + clicks), 0) from {{ ref('agg_ad_performance_by_campaign_day') }}) as gold_total,
+        (
+            select coalesce(sum(impressions + clicks), 0)
+            from {{ ref('agg_ad_performance_by_campaign_day') }}
+        ) as gold_total,
         (select count(*) from {{ ref('slv_marketing__ad_events') }}) as silver_total
 )
 where gold_total != silver_total
