@@ -164,12 +164,11 @@ class BatchWriter:
         bronze knows (at most one per source: batches are written one at a time under the
         source's lock): its ledger event is written now, from its plan in the commit metadata
         and its counts in bronze. A ledger of before may also hold `started` batches."""
-        known = {batch.batch_id for batch in self.ledger.batches}
         last_seq = max((batch.seq for batch in self.ledger.batches), default=0)
         commits = tables.recent_commits(self.spark, self.source.all_records, RECENT_COMMITS)
         written = [w for version, metadata in reversed(commits) if (w := WrittenBatch.parse(version, metadata))]
         for orphan in written:
-            if orphan.batch_id not in known and orphan.seq > last_seq:
+            if orphan.seq > last_seq:  # newer than every batch the ledger knows
                 log.warning(
                     "%s: recording %s, written to bronze by an interrupted run", self.source.name, orphan.batch_id
                 )
@@ -283,7 +282,7 @@ class WrittenBatch:
                 started_at,
                 data["writer_id"],
             )
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):  # not JSON, or not a batch's object
             return None
 
     def batch(self, source: Source) -> Batch:
