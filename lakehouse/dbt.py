@@ -35,11 +35,16 @@ def _run(args: tuple[str, ...]) -> int:
     argv = [*args, "--target", settings().dbt_target] if "--target" not in args else list(args)
     print(f"$ dbt {' '.join(argv)}", flush=True)
     result = subprocess.run([dbt_executable(), *argv], cwd=PROJECT_ROOT)
+    _record_if_building(args)
+    return result.returncode
+
+
+def _record_if_building(args: tuple[str, ...]) -> None:
+    """What a building command built goes into the Dagster instance's records."""
     if args and args[0] in BUILDING_COMMANDS:
         from lakehouse.dagster_instance import record_dbt_build
 
         record_dbt_build(target_dir())
-    return result.returncode
 
 
 def _check(returncode: int, args: tuple[str, ...]) -> None:
@@ -79,10 +84,7 @@ class WarmDbt:
             self._manifest, self._project = parsed.result, project
         print(f"$ dbt {' '.join(argv)}", flush=True)
         result = dbtRunner(manifest=self._manifest).invoke([*argv, *where])
-        if args[0] in BUILDING_COMMANDS:
-            from lakehouse.dagster_instance import record_dbt_build
-
-            record_dbt_build(target_dir())
+        _record_if_building(args)
         return 0 if result.success else 2 if result.exception is not None else 1
 
 
