@@ -155,6 +155,9 @@ class Settings:
     ingest_bad_share_threshold: float
     ingest_bad_min_records: int
     ingest_settle_seconds: float
+    vacuum_retain_hours: float
+    """The least history VACUUM keeps (`lakehouse maintain`): Delta's own default, 7 days, protects
+    queries still reading an older version; a reader's need can make it longer, never shorter."""
 
     @property
     def kafka_ports(self) -> list[int]:
@@ -336,6 +339,7 @@ def settings() -> Settings:
         ingest_bad_share_threshold=_env_number("LAKEHOUSE_INGEST_BAD_SHARE", 0.2),
         ingest_bad_min_records=_env_number("LAKEHOUSE_INGEST_BAD_MIN", 10),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
+        vacuum_retain_hours=_env_number("LAKEHOUSE_VACUUM_RETAIN_HOURS", 168.0),
     )
 
 

@@ -254,6 +254,14 @@ def cmd_replay(args: argparse.Namespace) -> None:
     print(f"{args.source}: replayed {args.batch_id} as {batch.describe()}")
 
 
+def cmd_maintain(args: argparse.Namespace) -> None:
+    from ingestion.spark import connect
+    from lakehouse.maintenance import maintain
+
+    maintained = maintain(connect(), args.retain_hours)
+    print(f"{len(maintained)} tables compacted and vacuumed")
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     """The main job: start what is missing, load the sample data, build every layer."""
     cmd_up(args)
@@ -462,6 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
         command = add(name, handler, text)
         command.add_argument("source")
         command.add_argument("batch_id")
+    maintain = add(
+        "maintain", cmd_maintain, "compact every Delta table, then VACUUM what no reader needs (rollback, replay, gold)"
+    )
+    maintain.add_argument(
+        "--retain-hours", type=float, help="the least history kept (default: LAKEHOUSE_VACUUM_RETAIN_HOURS, 168)"
+    )
     build = add("build", cmd_build, "dbt build of what new batches or changed models reach (nothing if none)")
     build.add_argument("--all", action="store_true", help="build every model, seed and test")
     dbt_command = add("dbt", cmd_dbt, "run dbt in the project root")

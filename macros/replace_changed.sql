@@ -61,7 +61,7 @@
 
 {#- The upstream versions the model's latest recorded build read (none when no commit says). -#}
 {% macro absorbed_versions(relation) %}
-    {%- for metadata in run_query('describe history ' ~ relation ~ ' limit 20').columns['userMetadata'].values() -%}
+    {%- for metadata in run_query('describe history ' ~ relation ~ ' limit 50').columns['userMetadata'].values() -%}
         {%- if metadata and 'lakehouse_upstream_versions' in metadata -%}
             {{ return(fromjson(metadata)['lakehouse_upstream_versions']) }}
         {%- endif -%}
