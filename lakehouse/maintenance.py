@@ -4,8 +4,8 @@ lakehouse compacted (OPTIMIZE), then vacuumed of the files no version it must ke
 What VACUUM may remove is derived from the readers that still need older versions, never a guess:
 - rollback, replay and purge read the current bronze and the ledger (a rollback is a ledger event,
   a replay reads its file or Kafka offsets again), so they need no removed file;
-- a gold model reads the change data feed of its inputs from the first version it has not absorbed
-  (macros/replace_changed.sql), so an input keeps every file since that version's commit.
+- a gold model that records, in its commit's metadata (`lakehouse_upstream_versions`), the input
+  versions it has absorbed reads their changes from the next one: that input keeps every file since.
 The retention is the longest of those needs and LAKEHOUSE_VACUUM_RETAIN_HOURS (7 days by default,
 Delta's own, for queries still reading an older snapshot). Delta writes a log checkpoint every ten
 commits by itself; the ledger compacts itself as it grows (auto compaction)."""
