@@ -156,8 +156,8 @@ class Settings:
     ingest_bad_min_records: int
     ingest_settle_seconds: float
     vacuum_retain_hours: float
-    """The least history VACUUM keeps (`lakehouse maintain`): Delta's own default, 7 days, protects
-    queries still reading an older version; a reader's need can make it longer, never shorter."""
+    """The history VACUUM keeps (`lakehouse maintain`): Delta's own default, 7 days, protects queries
+    still reading an older version."""
 
     @property
     def kafka_ports(self) -> list[int]:

@@ -471,10 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("source")
         command.add_argument("batch_id")
     maintain = add(
-        "maintain", cmd_maintain, "compact every Delta table, then VACUUM what no reader needs (rollback, replay, gold)"
+        "maintain", cmd_maintain, "compact every Delta table, then VACUUM the files older than the retention"
     )
     maintain.add_argument(
-        "--retain-hours", type=float, help="the least history kept (default: LAKEHOUSE_VACUUM_RETAIN_HOURS, 168)"
+        "--retain-hours", type=float, help="history kept (default: LAKEHOUSE_VACUUM_RETAIN_HOURS, 168)"
     )
     build = add("build", cmd_build, "dbt build of what new batches or changed models reach (nothing if none)")
     build.add_argument("--all", action="store_true", help="build every model, seed and test")
