@@ -62,4 +62,7 @@ def session_settings(spark: SparkSession, values: Mapping[str, str]) -> Iterator
         yield
     finally:
         for name, value in before.items():
-            spark.conf.set(name, value)
+            if value is None:
+                spark.conf.unset(name)
+            else:
+                spark.conf.set(name, value)

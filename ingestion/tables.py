@@ -138,6 +138,11 @@ def _bare(table: str) -> str:
     return table.split(".")[1]
 
 
+_AUTO_COMPACT = "tblproperties ('delta.autoOptimize.autoCompact' = 'true')"
+"""For the tables that take a small commit per batch: Delta compacts their files as they pile up
+(every 50 small files), so that reading them does not slow down with the number of batches."""
+
+
 def ensure_tables(spark: SparkSession, source: Source) -> None:
     """Create what is missing (one catalog look-up when everything exists, the usual case)."""
     spark.sql(f"create schema if not exists {SCHEMA}")
@@ -146,19 +151,15 @@ def ensure_tables(spark: SparkSession, source: Source) -> None:
         _add_new_event_columns(spark)
         _add_new_fields(spark, source)
         return
-    # A small commit per batch: Delta compacts the ledger's files as they pile up (every 50 small
-    # files), so that reading it does not slow down with the number of batches.
-    spark.sql(
-        f"create table if not exists {EVENTS} ({_ddl(_event_columns())}) using delta "
-        "tblproperties ('delta.autoOptimize.autoCompact' = 'true')"
-    )
+    spark.sql(f"create table if not exists {EVENTS} ({_ddl(_event_columns())}) using delta {_AUTO_COMPACT}")
     _add_new_event_columns(spark)
     spark.sql(_BATCHES_VIEW)
     if _is_table(spark, source.table):
         _move_to_all_records(spark, source)
     spark.sql(
         f"create table if not exists {source.all_records} ({_ddl(all_records_columns(source))}) using delta "
-        f"comment {_string_literal(f'Every record of every batch, good or bad (`_reason`), as it arrived: {source.description}')}"
+        f"comment {_string_literal(f'Every record of every batch, good or bad (`_reason`), as it arrived: {source.description}')} "
+        f"{_AUTO_COMPACT}"
     )
     _create_visible_view(spark, source)
     _create_quarantine_view(spark)

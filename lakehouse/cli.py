@@ -259,6 +259,8 @@ def cmd_maintain(args: argparse.Namespace) -> None:
     from lakehouse.maintenance import maintain
 
     maintained = maintain(connect(), args.retain_hours)
+    for table in maintained:
+        print(table.describe())
     print(f"{len(maintained)} tables compacted and vacuumed")
 
 

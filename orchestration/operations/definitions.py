@@ -1,6 +1,8 @@
 from dagster import Definitions
 
-from orchestration.operations.jobs import build_everything, rollback_and_replay
-from orchestration.operations.schedules import daily_build
+from orchestration.operations.jobs import build_everything, maintain_tables, rollback_and_replay
+from orchestration.operations.schedules import daily_build, nightly_maintenance
 
-defs = Definitions(jobs=[build_everything, rollback_and_replay], schedules=[daily_build])
+defs = Definitions(
+    jobs=[build_everything, rollback_and_replay, maintain_tables], schedules=[daily_build, nightly_maintenance]
+)

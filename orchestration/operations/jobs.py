@@ -1,11 +1,12 @@
 """Jobs a data engineer runs by hand or on a schedule: build everything; roll back a bronze batch,
-replay it, rebuild what depends on it."""
+replay it, rebuild what depends on it; compact and vacuum every table."""
 
 from dagster import AssetSelection, Config, OpExecutionContext, Out, define_asset_job, job, op
 from dagster_dbt import DbtCliResource
 
 from ingestion.api import replay, rollback
 from ingestion.sources import get_source
+from lakehouse.maintenance import maintain
 from orchestration.bronze.resources import SparkResource
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import LakehouseTranslator
@@ -48,3 +49,22 @@ def rebuild_downstream(context: OpExecutionContext, source_name: str, dbt: DbtCl
 @job(description="Roll back a bronze batch, replay it from its file or Kafka offsets, rebuild its downstream models.")
 def rollback_and_replay():
     rebuild_downstream(rollback_and_replay_batch())
+
+
+class Retention(Config):
+    retain_hours: float | None = None
+    """History a VACUUM keeps; empty: LAKEHOUSE_VACUUM_RETAIN_HOURS (168)."""
+
+
+# In the dbt pool: a model rebuilt while OPTIMIZE rewrites its files would make one of them fail.
+@op(pool="dbt")
+def maintain_every_table(context: OpExecutionContext, config: Retention, spark: SparkResource) -> None:
+    for table in maintain(spark.session(), config.retain_hours):
+        context.log.info(table.describe())
+
+
+@job(
+    description="OPTIMIZE every Delta table of bronze, reference, silver and gold, then VACUUM it (`lakehouse maintain`)."
+)
+def maintain_tables():
+    maintain_every_table()

@@ -59,9 +59,17 @@ def test_layers_are_groups_and_dbt_tests_are_checks():
 
 
 def test_jobs_schedules_and_sensors_are_defined():
-    for job in ("ingest_everything", "transform_everything", "full_refresh", "build_everything", "rollback_and_replay"):
+    for job in (
+        "ingest_everything",
+        "transform_everything",
+        "full_refresh",
+        "build_everything",
+        "rollback_and_replay",
+        "maintain_tables",
+    ):
         assert defs.resolve_job_def(job) is not None
     assert defs.resolve_schedule_def("daily_build").cron_schedule == "0 2 * * *"
+    assert defs.resolve_schedule_def("nightly_maintenance").job.name == "maintain_tables"
     sensor_names = {sensor.name for sensor in defs.sensors}
     assert {
         "transactions_landing_files",
