@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser postgres manifest up down status run test test-fast lint-python docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-growth bench-live bench-serving lint clean distclean
+.PHONY: help install browser postgres manifest up down status run test test-fast lint-python docs ui sql dashboard api publish bench bench-dbt bench-baseline bench-dagster bench-cluster bench-growth bench-live bench-serving bench-soak lint clean distclean
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -23,6 +23,7 @@ help:
 	@echo "make bench-cluster    local mode against cluster mode (one and two workers) on the same data"
 	@echo "make bench-growth   the whole pipeline at 20,000, 200,000 and 2,000,000 records per source"
 	@echo "make bench-live   how soon new messages and files reach gold with the Dagster daemon running"
+	@echo "make bench-soak   2,000 micro-batches and 200 files with a build per round: does batch 2,000 cost what batch 100 did"
 	@echo "make lint    ruff, sqlfluff                  make clean   wipe the data home (keeps jars)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -106,6 +107,9 @@ bench-serving: install postgres
 
 bench-live: install manifest
 	$(BIN)/python benchmarks/live_latency.py $(BENCH_ARGS)
+
+bench-soak: install
+	$(BIN)/python benchmarks/soak.py $(BENCH_ARGS)
 
 # sqlfluff's dbt templater compiles the models, and `is_incremental()` asks the Spark server.
 # The Python half of `make lint`, which `make test` runs first (the suite runs sqlfluff itself).

@@ -10,6 +10,9 @@ import signal
 import threading
 import time
 
+from kafka.errors import KafkaError
+from pyspark.errors import PySparkException
+
 from ingestion.api import Writers, ingest
 from ingestion.errors import LakehouseError
 from ingestion.sources import Source
@@ -18,6 +21,15 @@ from lakehouse.dagster_instance import record_ingestion
 from lakehouse.dbt import WarmDbt, build_what_changed
 
 log = logging.getLogger(__name__)
+
+
+SERVICE_LOST: tuple[type[Exception], ...] = (PySparkException, KafkaError, ConnectionError)
+"""What a round meets when a service goes away under it: reported in one line, and the next round
+goes on."""
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def stop_on_ctrl_c() -> threading.Event:
@@ -38,7 +50,11 @@ def stop_on_ctrl_c() -> threading.Event:
 def ingest_round(sources: list[Source], stop: threading.Event, writers: Writers | None = None) -> list[Source]:
     """One pass over the sources; the sources that landed new batches. `writers`: kept from one
     round to the next (each source's ledger is read once, not every round)."""
-    spark = connect()
+    try:
+        spark = connect()
+    except LakehouseError as error:  # the Spark server is down: the next round looks again
+        log.warning("%s", error.message)
+        return []
     changed = []
     for source in sources:
         if stop.is_set():
@@ -48,6 +64,12 @@ def ingest_round(sources: list[Source], stop: threading.Event, writers: Writers 
         except LakehouseError as error:  # e.g. Dagster is ingesting this source right now
             log.warning("%s: %s", source.name, error.message)
             continue
+        except SERVICE_LOST as error:
+            # A Spark server or broker restarting. Its session ends with it (`connect()` opens a
+            # new one next round, and writers are kept per session); a batch cut short is
+            # recovered from its bronze commit, or planned again, exactly once as always.
+            log.warning("%s: %s; trying again next round", source.name, _first_line(error))
+            break
         if batches:
             record_ingestion(source, batches)
             changed.append(source)
@@ -70,5 +92,7 @@ def follow(sources: list[Source], interval_s: float, build: bool, stop: threadin
                 build_what_changed(dbt=dbt)
             except LakehouseError as error:  # tests failed: reported, and the next round goes on
                 log.warning("%s", error)
+            except SERVICE_LOST as error:
+                log.warning("build: %s; trying again next round", _first_line(error))
         stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     log.info("stopped")

@@ -1,4 +1,5 @@
-"""`lakehouse ingest --follow` keeps bronze up to date until Ctrl-C, exactly once, a line per batch."""
+"""`lakehouse ingest --follow` keeps bronze up to date until Ctrl-C, exactly once, a line per batch,
+and goes on across a restart of the Spark server and of the Kafka broker."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import subprocess
 import sys
 import time
 
+from pyspark.errors import PySparkException
+
+from ingestion.spark import connect
 from lakehouse.producer import produce
-from tests.conftest import PROJECT_ROOT, rows
+from tests.conftest import PROJECT_ROOT, lakehouse_cli, rows
 
 
 def _events(prefix: str, count: int) -> list[bytes]:
@@ -54,7 +58,7 @@ def test_follow_ingests_what_arrives_until_ctrl_c(kafka, spark):
         produce("device_events", _events("FOLLOW", 60)[40:], progress=False)  # 20 more, new ids
         _wait_until(lambda: _held(spark, "FOLLOW") == 60)
         follower.send_signal(signal.SIGINT)
-        output, _ = follower.communicate(timeout=120)
+        output, _ = follower.communicate(timeout=20)  # it stops after the batch being written
     finally:
         if follower.poll() is None:
             follower.kill()
@@ -69,3 +73,46 @@ def test_follow_ingests_what_arrives_until_ctrl_c(kafka, spark):
         "select count(*), count(distinct _kafka_partition, _kafka_offset) from bronze.device_events "
         "where device_id like 'FOLLOW-%'",
     ) == [(60, 60)]
+
+
+def _held_now(prefix: str) -> int:
+    """As `_held`, on a session of the server running now (a restart ends the sessions of before)."""
+    try:
+        return _held(connect(), prefix)
+    except PySparkException:
+        return _held(connect(), prefix)
+
+
+def test_follow_goes_on_across_a_restart_of_the_spark_server_and_of_the_broker(kafka, spark_server):
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.cli", "ingest", "device_events", "--follow", "--interval", "1"],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    events = _events("RESTART", 90)
+    try:
+        produce("device_events", events[:30], progress=False)
+        _wait_until(lambda: _held_now("RESTART") == 30)
+        for service in ("spark", "kafka"):
+            for step in ("stop", "start"):
+                done = lakehouse_cli(service, step)
+                assert done.returncode == 0, done.stdout + done.stderr
+            delivered = 60 if service == "spark" else 90
+            produce("device_events", events[delivered - 30 : delivered], progress=False)
+            _wait_until(lambda n=delivered: _held_now("RESTART") == n)
+        assert follower.poll() is None  # still following
+        follower.send_signal(signal.SIGINT)
+        output, _ = follower.communicate(timeout=120)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert rows(
+        connect(),
+        "select count(*), count(distinct _kafka_partition, _kafka_offset) from bronze.device_events "
+        "where device_id like 'RESTART-%'",
+    ) == [(90, 90)]

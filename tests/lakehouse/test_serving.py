@@ -5,7 +5,9 @@ all of it works while Dagster materialises and an ad hoc query runs."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -14,6 +16,7 @@ import urllib.parse
 import urllib.request
 from decimal import Decimal
 
+import psutil
 import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
@@ -397,3 +400,34 @@ def test_dashboard_api_dagster_and_ad_hoc_sql_at_the_same_time(api, dashboard, c
     assert errors == []
     published = _postgres("select count(*) from gold.agg_requests_by_status_hour")
     assert published == _gold("select count(*) from gold.agg_requests_by_status_hour")
+
+
+@pytest.mark.parametrize(
+    "command, port_setting, ready_path",
+    [("api", "LAKEHOUSE_API_PORT", "/docs"), ("dashboard", "LAKEHOUSE_DASHBOARD_PORT", "/_stcore/health")],
+)
+def test_ctrl_c_stops_the_server_and_everything_it_started_within_20_s(built, command, port_setting, ready_path):
+    port = int(BUILT_ENV[port_setting]) + 50  # beside the one the tests above use
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.cli", command],
+        cwd=PROJECT_ROOT,
+        env=built_environment(**{port_setting: str(port)}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        # Ctrl-C as in a terminal: a process started in the background of a script (CI) inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}{ready_path}", timeout_s=180)
+        started = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+        # The dashboard: the CLI and Streamlit; the API: uvicorn in the CLI's own process.
+        assert len(started) >= (2 if command == "dashboard" else 1), [process.cmdline() for process in started]
+
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        gone, alive = psutil.wait_procs(started, timeout=20)
+
+        assert [" ".join(process.cmdline()) for process in alive] == []
+        assert [process.returncode for process in gone if process.pid == server.pid] in ([130], [0])
+    finally:
+        stop_process_group(server)
