@@ -15,3 +15,18 @@ class LakehouseError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
+
+
+def service_lost() -> tuple[type[Exception], ...]:
+    """What a call meets when the Spark server or a broker goes away under it (a restart): a loop
+    that goes on (follow mode, a sensor) reports it in one line and tries again next time. Its
+    Spark session ends with the server, and `connect()` then opens a new one. Imported here when
+    asked: the CLI's start does not pay for Spark's and Kafka's clients."""
+    from kafka.errors import KafkaError
+    from pyspark.errors import PySparkException
+
+    return (PySparkException, KafkaError, ConnectionError)
+
+
+def first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -10,26 +10,14 @@ import signal
 import threading
 import time
 
-from kafka.errors import KafkaError
-from pyspark.errors import PySparkException
-
 from ingestion.api import Writers, ingest
-from ingestion.errors import LakehouseError
+from ingestion.errors import LakehouseError, first_line, service_lost
 from ingestion.sources import Source
 from ingestion.spark import connect
 from lakehouse.dagster_instance import record_ingestion
 from lakehouse.dbt import WarmDbt, build_what_changed
 
 log = logging.getLogger(__name__)
-
-
-SERVICE_LOST: tuple[type[Exception], ...] = (PySparkException, KafkaError, ConnectionError)
-"""What a round meets when a service goes away under it: reported in one line, and the next round
-goes on."""
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def stop_on_ctrl_c() -> threading.Event:
@@ -64,11 +52,10 @@ def ingest_round(sources: list[Source], stop: threading.Event, writers: Writers 
         except LakehouseError as error:  # e.g. Dagster is ingesting this source right now
             log.warning("%s: %s", source.name, error.message)
             continue
-        except SERVICE_LOST as error:
-            # A Spark server or broker restarting. Its session ends with it (`connect()` opens a
-            # new one next round, and writers are kept per session); a batch cut short is
-            # recovered from its bronze commit, or planned again, exactly once as always.
-            log.warning("%s: %s; trying again next round", source.name, _first_line(error))
+        except service_lost() as error:
+            # Writers are kept per session; a batch cut short is recovered from its bronze
+            # commit, or planned again, exactly once as always.
+            log.warning("%s: %s; trying again next round", source.name, first_line(error))
             break
         if batches:
             record_ingestion(source, batches)
@@ -92,7 +79,7 @@ def follow(sources: list[Source], interval_s: float, build: bool, stop: threadin
                 build_what_changed(dbt=dbt)
             except LakehouseError as error:  # tests failed: reported, and the next round goes on
                 log.warning("%s", error)
-            except SERVICE_LOST as error:
-                log.warning("build: %s; trying again next round", _first_line(error))
+            except service_lost() as error:
+                log.warning("build: %s; trying again next round", first_line(error))
         stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     log.info("stopped")

@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from ingestion.api import pending_files, unread_offsets
-from ingestion.errors import LakehouseError
+from ingestion.errors import LakehouseError, first_line, service_lost
 from ingestion.landing import LandingFile
 from ingestion.plans import offsets_text
 from ingestion.sources import SOURCES, Source
@@ -59,7 +59,12 @@ def _ingestion_sensor(source: Source, name: str, description: str):
         def evaluate_unless_in_flight(context: SensorEvaluationContext, spark: SparkResource):
             if _run_in_flight(context):
                 return SkipReason("a run of this sensor is queued or running; what arrives waits for the next one")
-            return evaluate(context, spark)
+            try:
+                return evaluate(context, spark)
+            except service_lost() as error:  # a restart: the next tick opens a new session
+                return SkipReason(
+                    f"the Spark server or Kafka did not answer ({first_line(error)}); next tick tries again"
+                )
 
         return launch(evaluate_unless_in_flight)
 

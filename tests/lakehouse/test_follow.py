@@ -33,6 +33,8 @@ def _events(prefix: str, count: int) -> list[bytes]:
 
 
 def _held(spark, prefix: str) -> int:
+    if not spark.catalog.tableExists("bronze.device_events"):  # before the first batch
+        return 0
     return rows(spark, f"select count(*) from bronze.device_events where device_id like '{prefix}-%'")[0][0]
 
 

@@ -11,7 +11,7 @@ from lakehouse.producer import produce
 from orchestration.bronze.resources import spark_resource
 from orchestration.bronze.sensors import sensors
 from orchestration.definitions import defs
-from tests.conftest import land, xlsx_bytes
+from tests.conftest import lakehouse_cli, land, xlsx_bytes
 
 SENSORS = {sensor.name: sensor for sensor in sensors}
 
@@ -63,3 +63,23 @@ def test_topic_sensor_asks_while_bronze_lacks_messages(kafka, spark_server, spar
 
     ingest(spark, source, Options())
     assert _tick("device_events_topic_messages", None, instance).run_requests == []
+
+
+def test_the_topic_sensor_goes_on_across_a_restart_of_the_spark_server(kafka, spark_server, spark):
+    """A tick during or right after the restart skips with a reason; the one after asks again."""
+    source = get_source("device_events")
+    ingest(spark, source, Options())
+    instance = DagsterInstance.ephemeral()
+    assert _tick("device_events_topic_messages", None, instance).run_requests == []
+
+    for step in ("stop", "start"):
+        assert lakehouse_cli("spark", step).returncode == 0
+    produce(
+        source.topic, (sample_data.encode(m) for m in sample_data.device_events(random.Random(4), 20)), progress=False
+    )
+    ticks = [_tick("device_events_topic_messages", None, instance) for _ in range(2)]
+
+    assert [len(tick.run_requests) for tick in ticks] in ([1, 1], [0, 1])
+    if not ticks[0].run_requests:
+        assert "did not answer" in ticks[0].skip_message
+    assert ticks[1].run_requests[0].run_key.startswith("device_events:")
