@@ -147,3 +147,24 @@ def test_another_librarys_error_is_one_line_without_its_traceback():
         "sales: batch sales-000003 committed",
     ]
     assert result.stderr == ""
+
+
+@pytest.mark.fast
+def test_clean_wipes_the_data_home_and_its_build_record_but_keeps_the_jars(tmp_path):
+    """So the next `lakehouse build` builds everything, seeds included, into the fresh warehouse."""
+    home = tmp_path / "home"
+    env = _isolated(tmp_path, LAKEHOUSE_CACHE=str(home / "cache"))
+    for kept_or_not in (
+        "cache/jars/a.jar",
+        "dbt/last_build/manifest.json",
+        "warehouse/gold/x.parquet",
+        "landing/t/f.csv",
+    ):
+        (home / kept_or_not).parent.mkdir(parents=True, exist_ok=True)
+        (home / kept_or_not).write_text("x")
+
+    result = lakehouse_cli("clean", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()) == ["cache/jars/a.jar"]
+    assert "kept the jar cache" in result.stdout
