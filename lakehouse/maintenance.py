@@ -6,7 +6,8 @@ What the retention must keep follows from the ledger: rollback, replay and purge
 bronze and the ledger only (a rollback is a ledger event, a replay reads its file or Kafka offsets
 again), so a batch that can still be rolled back or replayed needs no removed file, and dbt reads
 current versions only. LAKEHOUSE_VACUUM_RETAIN_HOURS (7 days by default, Delta's own) protects
-queries still reading an older snapshot and time travel. Between runs, the small-commit tables
+queries still reading an older snapshot and time travel. A gold model that follows silver by its
+change data feed recomputes whole once after a VACUUM of what it reads (macros/replace_changed.sql). Between runs, the small-commit tables
 (the ledger, bronze's record tables, silver) compact themselves (auto compaction), and Delta
 writes a log checkpoint every ten commits, so their logs stay short."""
 

@@ -110,9 +110,14 @@ def thrift(spark_server: SparkServer):
 @pytest.fixture(scope="module")
 def spark(spark_server):
     """A Spark Connect session to the test server (one per module: servers restart in between)."""
+    from ingestion.errors import service_lost
     from ingestion.spark import connect
 
     session = connect()
+    try:
+        session.range(1).collect()
+    except service_lost():
+        session = connect()  # the server restarted since this process last used it: that session ended
     yield session
     session.stop()
 

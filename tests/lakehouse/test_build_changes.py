@@ -1,10 +1,10 @@
 """`lakehouse build` rebuilds only what changed, on the built lakehouse (tests/lakehouse/conftest.py):
 nothing at all with no new data (no Delta table gets a new version), from the CLI and from a Dagster
 materialisation; a new batch of one source rebuilds what it reaches and nothing else (and until
-then `lakehouse verify` says gold is behind); a rollback of
-that batch is a change too; a relation missing from the warehouse is built whatever the last build's
-record says; `lakehouse maintain` removes no file that a rollback, a replay or a build needs. The
-lakehouse ends as it began, for the suites after this one."""
+then `lakehouse verify` says gold is behind); a rollback of that batch is a change too; gold
+follows by the keys that changed, and equals a full rebuild; a relation missing from the warehouse
+is built whatever the last build's record says; `lakehouse maintain` removes no file that a
+rollback, a replay or a build needs. The lakehouse ends as it began, for the suites after this one."""
 
 from __future__ import annotations
 
@@ -135,6 +135,26 @@ def test_a_rollback_is_a_change_too(built, spark):
     assert "dbt build: nothing" in _build()
     (HOME / "landing" / "transactions" / "transactions_late.csv").unlink()  # as the suites after this one expect
     assert "dbt build: nothing" in _build()
+
+
+def test_gold_follows_the_changed_keys_and_equals_a_full_rebuild(built, spark):
+    """After the builds above (the first, a new batch, its rollback), gold was only ever patched:
+    each build replaced the rows of the keys its upstream changed. A full rebuild changes nothing."""
+    patched = [
+        row.operationParameters["predicate"]
+        for row in spark.sql("describe history gold.fct_order_lines").collect()
+        if row.operation == "WRITE" and row.operationParameters.get("predicate")
+    ]
+    assert len(patched) == 2  # the new batch's order lines, then the same keys at its rollback
+    assert all("T-TNEW0001" in predicate for predicate in patched)
+    patched_days = spark.sql("describe history gold.agg_sales_by_product_day limit 1").collect()[0]
+    assert patched_days.operation == "WRITE"
+    assert "product_id = 111" in patched_days.operationParameters["predicate"]
+
+    incremental = gold_checksums(spark)
+    rebuilt = built_cli("dbt", "run", "--full-refresh", "--select", "path:models/gold")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-4000:]
+    assert gold_checksums(spark) == incremental
 
 
 def test_a_relation_missing_from_the_warehouse_is_built_whatever_the_last_build_says(built, spark):
