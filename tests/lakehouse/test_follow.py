@@ -45,8 +45,8 @@ def _wait_until(condition, bound_s: float = 300) -> None:
         time.sleep(1)
 
 
-def test_follow_ingests_what_arrives_until_ctrl_c(kafka, spark):
-    follower = subprocess.Popen(
+def _follow_device_events() -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-m", "lakehouse.cli", "ingest", "device_events", "--follow", "--interval", "1"],
         cwd=PROJECT_ROOT,
         env=os.environ.copy(),
@@ -54,6 +54,10 @@ def test_follow_ingests_what_arrives_until_ctrl_c(kafka, spark):
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_follow_ingests_what_arrives_until_ctrl_c(kafka, spark):
+    follower = _follow_device_events()
     try:
         produce("device_events", _events("FOLLOW", 40), progress=False)
         _wait_until(lambda: _held(spark, "FOLLOW") == 40)
@@ -86,14 +90,7 @@ def _held_now(prefix: str) -> int:
 
 
 def test_follow_goes_on_across_a_restart_of_the_spark_server_and_of_the_broker(kafka, spark_server):
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse.cli", "ingest", "device_events", "--follow", "--interval", "1"],
-        cwd=PROJECT_ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    follower = _follow_device_events()
     events = _events("RESTART", 90)
     try:
         produce("device_events", events[:30], progress=False)
