@@ -120,7 +120,12 @@ class Ledger:
         for batch in self.batches:
             if batch.batch_id == batch_id:
                 return batch
-        raise LakehouseError(f"no batch {batch_id} in the ledger of {self.source.name}", hint="see `lakehouse batches`")
+        latest = [batch.batch_id for batch in self.batches[-3:]]
+        known = f"its last: {', '.join(latest)}" if latest else "it has none yet"
+        raise LakehouseError(
+            f"no batch {batch_id!r} in the ledger of {self.source.name} ({known})",
+            hint=f"see `lakehouse batches {self.source.name}`",
+        )
 
     def legacy_started(self) -> list[Batch]:
         """Batches a data home of before left `started` in the ledger (an interrupted run)."""

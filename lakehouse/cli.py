@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 from ingestion.config import PROJECT_ROOT, settings
 from ingestion.errors import LakehouseError
@@ -408,57 +409,120 @@ def cmd_docs(args: argparse.Namespace) -> None:
     run_dbt("docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option's default said, unless its help already says it."""
 
-    def add(name: str, handler: Callable[[argparse.Namespace], None], help: str):
-        command = sub.add_parser(name, help=help)
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, [], argparse.SUPPRESS) and action.option_strings
+        return f"{text} (default: %(default)s)" if shown and "default" not in text else text
+
+
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line is one line naming the valid choices, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        choices = ", ".join(_options(self))
+        valid = f"; the options are: {choices}" if "unrecognized arguments" in message and choices else ""
+        print(f"{self.prog}: {message}{valid} (see: {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    return [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lakehouse",
+        description=__doc__,
+        epilog="examples:\n  lakehouse run\n  lakehouse ingest sales --max-batches 1\n  lakehouse COMMAND --help",
+        formatter_class=_HelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None], help: str, *examples: str):
+        command = sub.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog="examples:\n" + "\n".join(f"  lakehouse {example}" for example in examples),
+            formatter_class=_HelpFormatter,
+        )
         command.set_defaults(handler=handler)
         return command
 
-    add("up", cmd_up, "start Kafka and the Spark server (idempotent)")
-    add("down", cmd_down, "stop every service")
-    add("status", cmd_status, "show what runs and where")
+    add("up", cmd_up, "start Kafka and the Spark server (idempotent)", "up")
+    add("down", cmd_down, "stop every service", "down")
+    add("status", cmd_status, "show what runs and where", "status")
     for name in ("kafka", "spark", "postgres"):
-        command = add(name, cmd_service, f"start, stop or show the {name} service")
+        command = add(name, cmd_service, f"start, stop or show the {name} service", f"{name} status")
         command.add_argument("action", choices=["start", "stop", "status"])
         command.set_defaults(service=name)
-    add("jars", cmd_jars, "fetch the Kafka and Delta jars from Maven Central")
-    clean = add("clean", cmd_clean, "wipe the data home (keeps the jar cache unless --all)")
+    add("jars", cmd_jars, "fetch the Kafka and Delta jars from Maven Central (cached in the data home)", "jars")
+    clean = add("clean", cmd_clean, "wipe the data home (keeps the jar cache unless --all)", "clean", "clean --all")
     clean.add_argument("--all", action="store_true", help="also wipe the jar cache")
-    run = add("run", cmd_run, "the main job: start services, load sample data, ingest, dbt build")
+    run = add(
+        "run",
+        cmd_run,
+        "the main job: start services, load sample data, ingest, dbt build",
+        "run",
+        "run --rows 2000 --follow --interval 10",
+    )
     run.add_argument("--rows", type=int, default=20_000, help="sample records per source")
     run.add_argument("--follow", action="store_true", help="then keep every layer up to date until Ctrl-C")
     run.add_argument("--interval", type=float, default=5.0, help="seconds between rounds with --follow")
-    generate = add("generate", cmd_generate, "sample data: files into the landing zone, messages into topics")
+    generate = add(
+        "generate",
+        cmd_generate,
+        "sample data: files into the landing zone, messages into topics",
+        "generate --rows 1000",
+        "generate --topics-only --rate 1",
+    )
     generate.add_argument("--rows", type=int, default=20_000, help="records per source")
-    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--seed", type=int, default=42, help="the random seed: the same seed, the same data")
     generate.add_argument("--rate", type=float, help="messages per second per topic (default: as fast as possible)")
-    generate.add_argument("--files-only", action="store_true")
-    generate.add_argument("--topics-only", action="store_true")
+    generate.add_argument("--files-only", action="store_true", help="only the files")
+    generate.add_argument("--topics-only", action="store_true", help="only the Kafka messages")
     generate.add_argument(
         "--only-if-empty",
         action="store_true",
         help="skip topics that already hold messages, and files if the landing zone holds any",
     )
-    land = add("land", cmd_land, "copy files into a source's landing folder (local, or HDFS in cluster mode)")
+    land = add(
+        "land",
+        cmd_land,
+        "copy files into a source's landing folder (local, or HDFS in cluster mode)",
+        "land transactions export.csv",
+    )
     land.add_argument("source", help=f"any of: {', '.join(n for n, s in SOURCES.items() if s.kind == 'file')}")
     land.add_argument("files", nargs="+", metavar="FILE")
-    produce_file = add("produce-file", cmd_produce_file, "replay a CSV, JSON-lines or .xlsx file into a topic")
-    produce_file.add_argument("topic")
+    produce_file = add(
+        "produce-file",
+        cmd_produce_file,
+        "replay a CSV, JSON-lines or .xlsx file into a topic",
+        "produce-file sales sales.csv --batch-size 10 --pause 0.5",
+    )
+    produce_file.add_argument("topic", help=f"any of: {', '.join(s.topic for s in SOURCES.values() if s.topic)}")
     produce_file.add_argument("file")
-    produce_file.add_argument("--batch-size", type=int, default=100)
+    produce_file.add_argument("--batch-size", type=int, default=100, help="messages sent together")
     produce_file.add_argument("--pause", type=float, default=1.0, help="seconds between batches")
-    ingest = add("ingest", cmd_ingest, "land sources in bronze (all of them by default)")
+    ingest = add(
+        "ingest",
+        cmd_ingest,
+        "land sources in bronze (all of them by default)",
+        "ingest",
+        "ingest sales transactions --max-batches 1",
+        "ingest sales --follow --build",
+    )
     ingest.add_argument("sources", nargs="*", metavar="SOURCE", help=f"any of: {', '.join(SOURCES)}")
-    ingest.add_argument("--max-batches", type=int, help="stop after this many batches per source")
+    ingest.add_argument("--max-batches", type=int, help="stop after this many batches per source (default: no limit)")
     ingest.add_argument("--follow", action="store_true", help="keep ingesting what arrives until Ctrl-C")
     ingest.add_argument("--interval", type=float, default=5.0, help="seconds between rounds with --follow")
     ingest.add_argument("--build", action="store_true", help="with --follow: also build what new rows reach")
-    batches = add("batches", cmd_batches, "the batch ledger")
-    batches.add_argument("source", nargs="?")
-    batches.add_argument("--limit", type=int, default=50)
+    batches = add("batches", cmd_batches, "the batch ledger, newest first", "batches", "batches sales --limit 5")
+    batches.add_argument("source", nargs="?", help="one source (default: every source)")
+    batches.add_argument("--limit", type=int, default=50, help="batches shown")
     for name, handler, text in (
         ("rollback", cmd_rollback, "hide a batch from every reader (a ledger event; its records stay in bronze)"),
         ("replay", cmd_replay, "ingest a rolled-back batch again from its file or Kafka offsets"),
@@ -469,37 +533,68 @@ def build_parser() -> argparse.ArgumentParser:
             "keeps them until VACUUM removes the files past its retention)",
         ),
     ):
-        command = add(name, handler, text)
+        command = add(name, handler, text, f"{name} sales sales-000003")
         command.add_argument("source")
-        command.add_argument("batch_id")
+        command.add_argument("batch_id", help="as `lakehouse batches SOURCE` shows it")
     maintain = add(
-        "maintain", cmd_maintain, "compact every Delta table, then VACUUM the files older than the retention"
+        "maintain",
+        cmd_maintain,
+        "compact every Delta table, then VACUUM the files older than the retention",
+        "maintain",
+        "maintain --retain-hours 24",
     )
     maintain.add_argument(
         "--retain-hours", type=float, help="history kept (default: LAKEHOUSE_VACUUM_RETAIN_HOURS, 168)"
     )
-    build = add("build", cmd_build, "dbt build of what new batches or changed models reach (nothing if none)")
+    build = add(
+        "build",
+        cmd_build,
+        "dbt build of what new batches or changed models reach (nothing if none)",
+        "build",
+        "build --all",
+    )
     build.add_argument("--all", action="store_true", help="build every model, seed and test")
-    dbt_command = add("dbt", cmd_dbt, "run dbt in the project root")
-    dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt_command = add(
+        "dbt", cmd_dbt, "run dbt in the project root, with the project's profile", "dbt test --select silver"
+    )
+    dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own command and options")
     export = add(
-        "export", cmd_export, "write a table into one CSV or Parquet file (header included), in bounded memory"
+        "export",
+        cmd_export,
+        "write a table into one CSV or Parquet file (header included), in bounded memory",
+        "export gold.agg_sales_by_product --out sales.csv",
+        "export slv_commerce__sales --format parquet --out sales.parquet",
     )
     export.add_argument("table", help="e.g. gold.agg_sales_by_product (a bare name: gold, then silver, bronze)")
-    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv", help="the file's format")
     export.add_argument("--out", required=True, help="the file to write")
-    publish = add("publish", cmd_publish, "copy gold and the batch ledger into PostgreSQL (replacing what was there)")
+    publish = add(
+        "publish",
+        cmd_publish,
+        "copy gold and the batch ledger into PostgreSQL (replacing what was there)",
+        "publish",
+        "publish gold.agg_sales_by_product",
+    )
     publish.add_argument("tables", nargs="*", metavar="TABLE", help="e.g. gold.agg_sales_by_product (default: all)")
-    api = add("api", cmd_api, "the read-only REST API on 127.0.0.1 (OpenAPI docs on /docs)")
+    api = add("api", cmd_api, "the read-only REST API on 127.0.0.1 (OpenAPI docs on /docs)", "api --port 8001")
     api.add_argument("--port", type=int, help="default: LAKEHOUSE_API_PORT (8000)")
-    dashboard = add("dashboard", cmd_dashboard, "the Streamlit dashboard on 127.0.0.1, data health included")
+    dashboard = add(
+        "dashboard", cmd_dashboard, "the Streamlit dashboard on 127.0.0.1, data health included", "dashboard"
+    )
     dashboard.add_argument("--port", type=int, help="default: LAKEHOUSE_DASHBOARD_PORT (8501)")
-    add("verify", cmd_verify, "recompute every gold table from the raw inputs with DuckDB and compare")
-    sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC")
-    sql.add_argument("-e", "--execute", help="run one statement and exit")
-    docs = add("docs", cmd_docs, "generate and serve the dbt docs site (lineage)")
+    add(
+        "verify",
+        cmd_verify,
+        "recompute every gold table from the raw inputs with DuckDB and compare (exit 1: differs, 3: gold behind bronze)",
+        "verify",
+    )
+    sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC", "sql", 'sql -e "show tables in gold"')
+    sql.add_argument("-e", "--execute", help="run one statement and exit (default: an interactive prompt)")
+    docs = add("docs", cmd_docs, "generate and serve the dbt docs site (lineage)", "docs --port 8081")
     docs.add_argument("--port", type=int, help="default: LAKEHOUSE_DOCS_PORT (8080)")
-    ui = add("ui", cmd_ui, "start the services and the Dagster UI with its daemon (schedules, sensors)")
+    ui = add(
+        "ui", cmd_ui, "start the services and the Dagster UI with its daemon (schedules, sensors)", "ui --port 3001"
+    )
     ui.add_argument("--port", type=int, help="default: LAKEHOUSE_DAGSTER_PORT (3000)")
     return parser
 
@@ -531,7 +626,10 @@ def configure_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's own parser, which knows its options
+        parser._subparsers._group_actions[0].choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     configure_logging()
     try:
         args.handler(args)

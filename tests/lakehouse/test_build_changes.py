@@ -127,6 +127,10 @@ def test_a_rollback_is_a_change_too(built, spark):
     it, and records that it did: the CLI's next build finds nothing to do."""
     late = _batches(spark)[-1]
     assert late.status == "committed"
+    unknown = built_cli("rollback", "transactions", "transactions-999999")
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert unknown.stderr.startswith("error: no batch 'transactions-999999' in the ledger of transactions (its last: ")
+    assert f"{late.batch_id})" in unknown.stderr.splitlines()[0]
     assert built_cli("rollback", "transactions", late.batch_id).returncode == 0
     assert "dbt build: new batches of transactions" in _materialise(
         "group:reference or group:staging or group:silver or group:gold"

@@ -50,4 +50,5 @@ def test_an_unknown_table_is_a_clear_error(spark, tmp_path):
     result = lakehouse_cli("export", "nosuch; drop table x", "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 1
     assert "no lakehouse table 'nosuch; drop table x'" in result.stderr and "Traceback" not in result.stderr
+    assert "hint: name a table of bronze, staging, silver, gold; gold holds " in result.stderr
     assert not (tmp_path / "x.csv").exists()
