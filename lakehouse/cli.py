@@ -315,10 +315,12 @@ def cmd_verify(args: argparse.Namespace) -> None:
     """Every gold table recomputed from the raw inputs by DuckDB, and compared."""
     from ingestion.spark import connect
     from lakehouse.changes import plan_build
-    from lakehouse.verify import report, verify
+    from lakehouse.verify import report, timed, verify
 
     spark = connect()
-    behind = plan_build(spark).changed_sources
+    timings: dict[str, float] = {}
+    with timed(timings, "new batches looked for"):
+        behind = plan_build(spark).changed_sources
     if behind:
         raise LakehouseError(
             f"gold is behind bronze: {', '.join(behind)} took new batches since the last build, and verify "
@@ -326,8 +328,9 @@ def cmd_verify(args: argparse.Namespace) -> None:
             hint="lakehouse build, then lakehouse verify",
             exit_code=GOLD_BEHIND,
         )
-    comparisons = verify(spark)
+    comparisons = verify(spark, timings)
     print(report(comparisons))
+    print("where the time went: " + ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in timings.items()))
     disagree = [c.table for c in comparisons if not c.agrees]
     if disagree:
         raise LakehouseError(
