@@ -212,7 +212,13 @@ WATER_METHODS = [
         "detection_limit": 0.0,
     },
 ]
-_TYPICAL = {"M01": 12, "M02": 0.3, "M03": 7.4, "M04": 8.5, "M05": 3, "M06": 2, "M07": 40, "M08": 14}
+_TYPICAL = {  # mean and standard deviation, by method
+    "M01": (12, 5), "M02": (0.3, 0.12), "M03": (7.4, 0.6), "M04": (8.5, 1.5), "M05": (3, 1.2), "M06": (2, 0.8),
+    "M07": (40, 16), "M08": (14, 5),
+}  # fmt: skip
+_IMPOSSIBLE = {"M03": 15.2, "M04": 96.0, "M08": 212.0}
+"""Now and then a sensor sends what no water holds: a pH over 14, a dissolved-oxygen saturation (%) as mg/L,
+a temperature in °F as °C."""
 
 
 # -- Kafka messages: JSON values, sometimes deliberately broken ---------------------------------
@@ -297,10 +303,12 @@ def water_quality(rng: random.Random, count: int, sites: int = 24) -> Iterator[d
             yield poison
             continue
         method = rng.choice(WATER_METHODS)
-        typical = _TYPICAL[method["method_id"]]
-        value = max(0.0, rng.gauss(typical, typical * 0.4))
-        if rng.random() < 0.05:
+        mean, deviation = _TYPICAL[method["method_id"]]
+        value = max(0.0, rng.gauss(mean, deviation))
+        if method["detection_limit"] and rng.random() < 0.05:
             value = method["detection_limit"] / 2  # below the detection limit
+        if method["method_id"] in _IMPOSSIBLE and rng.random() < DEFECT_RATE:
+            value = _IMPOSSIBLE[method["method_id"]]
         unit = method["unit"]
         if unit == "mg/L" and rng.random() < 0.02:  # some stations report in µg/L
             value, unit = value * 1000, "µg/L"

@@ -295,7 +295,14 @@ def load_inputs(con, tables: dict[str, tuple[list[str], list[tuple]]]) -> None:
         con.register("raw_arrow", arrow)
         con.execute(f"create or replace table {name} as select * from raw_arrow")
         con.unregister("raw_arrow")
-    for seed in ("products", "campaigns", "countries", "currencies", "water_quality_thresholds"):
+    for seed in (
+        "products",
+        "campaigns",
+        "countries",
+        "currencies",
+        "water_quality_thresholds",
+        "water_quality_ranges",
+    ):
         con.execute(
             f"create or replace table seed_{seed} as select * from read_csv('{SEEDS / seed}.csv', header = true)"
         )
@@ -604,8 +611,10 @@ converted as (
     from typed
     where site_id is not null and method_id is not null and parameter = method_parameter
 )
-select * from converted
-where value is not null and not (value < 0 and parameter != 'temperature')
+select c.* from converted as c
+left join seed_water_quality_ranges as r on c.parameter = r.parameter and c.unit = r.unit
+where value is not null and not (value < 0 and c.parameter != 'temperature')
+    and (r.parameter is null or value between r.min_value and r.max_value)
 qualify row_number() over (partition by measurement_id order by partition, "offset") = 1;
 
 create or replace table v_agg_water_quality_by_site_parameter_month as
@@ -613,10 +622,14 @@ select m.site_id, s.site_name, m.method_id, m.parameter, m.unit, date_trunc('mon
     count(*) as samples, half_up(sum(m.value::decimal(38, 12))::varchar, count(*), 4) as mean_value,
     min(m.value) as min_value, max(m.value) as max_value,
     count(*) filter (where m.value < m.detection_limit) as samples_below_detection_limit,
-    max(t.threshold_value) as threshold_value,
+    max(t.lower_threshold_value) as lower_threshold_value, max(t.threshold_value) as threshold_value,
+    count(*) filter (where m.value < t.lower_threshold_value) as samples_under_threshold,
     count(*) filter (where m.value > t.threshold_value) as samples_over_threshold,
     case when max(t.threshold_value) is not null
-        then half_up((count(*) filter (where m.value > t.threshold_value))::varchar, count(*), 4) end as share_over_threshold
+        then half_up((count(*) filter (where m.value > t.threshold_value))::varchar, count(*), 4) end as share_over_threshold,
+    case when max(t.threshold_value) is not null or max(t.lower_threshold_value) is not null
+        then half_up((count(*) filter (where m.value > t.threshold_value or m.value < t.lower_threshold_value))::varchar,
+                     count(*), 4) end as share_outside_thresholds
 from v_measurements as m
 join v_sites as s on m.site_id = s.site_id
 left join seed_water_quality_thresholds as t on m.parameter = t.parameter and m.unit = t.unit

@@ -185,11 +185,12 @@ def social() -> None:
 def water() -> None:
     st.title("Water quality")
     frame = _cached(q.water_quality)
-    # The parameter most often over its threshold first.
-    parameters = list(frame.groupby("parameter").samples_over_threshold.sum().sort_values(ascending=False).index)
+    frame = frame.assign(samples_outside=frame.samples_under_threshold + frame.samples_over_threshold)
+    # The parameter most often outside its limits first.
+    parameters = list(frame.groupby("parameter").samples_outside.sum().sort_values(ascending=False).index)
     parameter = st.sidebar.selectbox("Parameter", parameters, key="parameter") if parameters else None
     of_parameter = frame[frame.parameter == parameter]
-    worst = of_parameter.groupby("site_name").samples_over_threshold.sum().sort_values(ascending=False)
+    worst = of_parameter.groupby("site_name").samples_outside.sum().sort_values(ascending=False)
     chosen_sites = st.sidebar.multiselect(
         "Sites", sorted(of_parameter.site_name.unique()), default=list(worst.index[:3]), key="sites"
     )
@@ -201,17 +202,17 @@ def water() -> None:
         a, b, c = st.columns(3)
         a.metric("Sites", f"{len(sites):,}")
         b.metric("Samples", f"{int(months.samples.sum()):,}")
-        over = int(months.samples_over_threshold.sum())
-        c.metric("Over threshold", f"{over / months.samples.sum():.2%}" if len(months) else "—")
+        outside = int(months.samples_under_threshold.sum() + months.samples_over_threshold.sum())
+        c.metric("Outside limits", f"{outside / months.samples.sum():.2%}" if len(months) else "—")
         _chart(
             px.scatter(
                 sites,
                 x="longitude",
                 y="latitude",
                 size=sites.samples.clip(lower=1),
-                color="samples_over_threshold",
+                color="samples_outside_thresholds",
                 hover_name="site_name",
-                title="Sites by coordinates (size: samples, colour: samples over threshold)",
+                title="Sites by coordinates (size: samples, colour: samples outside the limits)",
             )
         )
         chosen = months[(months.parameter == parameter) & months.site_name.isin(chosen_sites)]
@@ -222,15 +223,14 @@ def water() -> None:
             y="mean_value",
             color="site_name",
             markers=True,
-            title=f"{parameter}: monthly mean ({unit}) against its threshold",
+            title=f"{parameter}: monthly mean ({unit}) against its limits",
         )
-        for threshold in chosen.threshold_value.dropna().unique()[:1]:
-            figure.add_hline(
-                y=threshold, line_dash="dash", line_color="red", annotation_text=f"threshold {threshold:g}"
-            )
+        for column, name in (("lower_threshold_value", "lower limit"), ("threshold_value", "upper limit")):
+            for limit in chosen[column].dropna().unique()[:1]:
+                figure.add_hline(y=limit, line_dash="dash", line_color="red", annotation_text=f"{name} {limit:g}")
         _chart(figure)
         share = months[months.parameter == parameter].pivot_table(
-            index="site_name", columns="sample_month", values="share_over_threshold", aggfunc="max"
+            index="site_name", columns="sample_month", values="share_outside_thresholds", aggfunc="max"
         )
         if share.isna().all().all():
             st.info(f"{parameter} has no threshold in the reference limits.")
@@ -240,7 +240,7 @@ def water() -> None:
                 share,
                 color_continuous_scale="Reds",
                 aspect="auto",
-                title=f"{parameter}: share of samples over the threshold, per site and month",
+                title=f"{parameter}: share of samples outside the limits, per site and month",
             )
         )
 

@@ -170,7 +170,8 @@ def water_sites(spark: SparkSession) -> pd.DataFrame:
     return _pandas(
         spark,
         """select s.site_id, s.site_name, s.region, s.latitude, s.longitude,
-                  coalesce(sum(g.samples_over_threshold), 0) as samples_over_threshold,
+                  coalesce(sum(g.samples_under_threshold + g.samples_over_threshold), 0)
+                      as samples_outside_thresholds,
                   coalesce(sum(g.samples), 0) as samples
            from silver.slv_water__sites s
            left join gold.agg_water_quality_by_site_parameter_month g on g.site_id = s.site_id

@@ -295,6 +295,10 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
         0
     ]
     (sources,) = _gold("select count(distinct source) from bronze.ingestion_batches where status = 'committed'")[0]
+    (outside, samples) = _gold(
+        "select sum(samples_under_threshold + samples_over_threshold), sum(samples) "
+        "from gold.agg_water_quality_by_site_parameter_month"
+    )[0]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -316,6 +320,9 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
                 elif name == "marketing":
                     assert _metric(page, "Impressions") == f"{impressions:,}"
                     assert _metric(page, "Clicks") == f"{clicks:,}"
+                elif name == "water":
+                    assert _metric(page, "Outside limits") == f"{outside / samples:.2%}"
+                    assert "against its limits" in page.content()
                 elif name == "health":
                     assert _metric(page, "Sources with data") == str(sources)
                     assert "Last batches" in page.content()

@@ -175,6 +175,18 @@ def test_planted_defects_are_rejected_with_their_reason(built, spark):
     views = sum(1 for m in deliveries.messages["ad_events"][HALF:] + deliveries.messages["ad_events"][:HALF]
                 if isinstance(m, dict) and m["event_type"] == "view")  # fmt: skip
     assert _rejected(spark, batches, "ad_events", 'event_type "view" is neither impression nor click') >= views > 0
+    impossible_ph = sum(1 for m in deliveries.messages["water_quality"]
+                        if isinstance(m, dict) and m["parameter"] == "ph" and m["value"] == 15.2 and m["site_id"] != "S999")  # fmt: skip
+    assert (
+        _rejected(spark, batches, "water_quality", "ph 15.2 pH is physically impossible (0.0 to 14.0)")
+        >= impossible_ph
+        > 0
+    )
+    assert rows(
+        spark,
+        "select min(min_value) >= 0 and max(max_value) <= 14 from gold.agg_water_quality_by_site_parameter_month "
+        "where parameter = 'ph'",
+    ) == [(True,)]
     for source, reason in [
         ("sales", "quantite 0 is not positive"),
         ("water_quality", 'site_id "S999" is not a known site'),

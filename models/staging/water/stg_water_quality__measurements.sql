@@ -10,6 +10,10 @@ methods as (
     select * from {{ ref('slv_water__methods') }}
 ),
 
+ranges as (
+    select * from {{ ref('water_quality_ranges') }}
+),
+
 cleaned as (
     select
         nullif(upper(trim(source.sample_id)), '') as sample_id,
@@ -34,9 +38,12 @@ cleaned as (
 
 converted as (
     select
-        *,
-        {{ convert_unit('reported_value', 'reported_unit', 'method_unit') }} as value
+        cleaned.*,
+        {{ convert_unit('cleaned.reported_value', 'cleaned.reported_unit', 'cleaned.method_unit') }} as value,
+        ranges.min_value as possible_min,
+        ranges.max_value as possible_max
     from cleaned
+    left join ranges on cleaned.parameter = ranges.parameter and cleaned.method_unit = ranges.unit
 ),
 
 final as (
@@ -66,6 +73,11 @@ final as (
             when value is null
                 then concat('unit "', reported_unit, '" does not convert to the method unit "', method_unit, '"')
             when value < 0 and parameter != 'temperature' then concat('negative ', parameter, ' value')
+            when value < possible_min or value > possible_max
+                then concat(
+                        parameter, ' ', cast(value as string), ' ', method_unit, ' is physically impossible (',
+                        cast(possible_min as string), ' to ', cast(possible_max as string), ')'
+                    )
         end as reject_reason,
         {{ lineage_columns('kafka') }}
     from converted
