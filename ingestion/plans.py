@@ -42,7 +42,9 @@ class OffsetRange:
     """Exclusive."""
 
     def __str__(self) -> str:
-        return f"p{self.partition}:{self.start}-{self.end}"
+        """`p0 6723–6727`: the first and the last offset read."""
+        last = f"–{self.end - 1}" if self.end - 1 > self.start else ""
+        return f"p{self.partition} {self.start}{last}"
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,15 @@ def purge_batch(spark: SparkSession, source: Source, batch_id: str) -> int:
     return latest_version(spark, source.all_records)
 
 
+BATCH_INPUT = (
+    "coalesce(file_name, array_join(transform("
+    "from_json(kafka_offset_ranges, 'array<struct<partition: int, start: bigint, end: bigint>>'), "
+    "r -> concat('p', r.partition, ' ', r.start, if(r.end - 1 > r.start, concat('–', r.end - 1), ''))), ', '))"
+)
+"""What a batch of `bronze.ingestion_batches` read, for people: its file, or its offsets as `p0 6723–6727`
+(first and last offset, as `OffsetRange` says them)."""
+
+
 def ledger_view(spark: SparkSession, source_name: str | None) -> DataFrame:
     """The ledger as people read it: one row per batch, oldest first."""
     batches = spark.table(BATCHES)
@@ -381,6 +390,6 @@ def ledger_view(spark: SparkSession, source_name: str | None) -> DataFrame:
         "rows_good",
         "rows_bad",
         "delta_version",
-        "coalesce(file_name, kafka_offset_ranges) as input",
+        f"{BATCH_INPUT} as input",
         "note",
     ).orderBy("started_at")

@@ -14,6 +14,7 @@ import plotly.express as px
 import streamlit as st
 
 from lakehouse.dashboard import queries as q
+from lakehouse.dashboard.formats import compact_eur, eur, every_day
 
 REFRESH_S = float(os.environ.get("LAKEHOUSE_DASHBOARD_REFRESH", "10"))
 
@@ -44,13 +45,12 @@ def _cached(function, *args):
 @st.cache_data(ttl=REFRESH_S, show_spinner=False)
 def _cached_call(name: str, args: tuple):
     function = getattr(q, name)
-    if name == "dbt_test_results":
+    if name in WITHOUT_SPARK:
         return function(*args)
     return function(_spark(), *args)
 
 
-def _eur(value) -> str:
-    return "—" if value is None else f"€{float(value):,.2f}"
+WITHOUT_SPARK = ("dbt_test_results", "silver_tables")
 
 
 def _chart(figure) -> None:
@@ -82,12 +82,26 @@ def commerce() -> None:
     def body() -> None:
         kpis = _cached(q.commerce_kpis, where)
         a, b, c, d = st.columns(4)
-        a.metric("Revenue (EUR)", _eur(kpis["revenue_eur"]))
+        a.metric("Revenue (EUR)", compact_eur(kpis["revenue_eur"]), help=f"exactly {eur(kpis['revenue_eur'])}")
         b.metric("Sales", f"{kpis['sales']:,}")
-        c.metric("Average basket (EUR)", _eur(kpis["avg_basket_eur"]))
-        d.metric("Top customer", kpis["top_customer"] or "—", _eur(kpis["top_customer_spend_eur"]), delta_color="off")
-        daily = _cached(q.revenue_by_day, where)
-        _chart(px.area(daily, x="order_date", y="revenue_eur", color="channel", title="Revenue by day (EUR)"))
+        c.metric("Average basket (EUR)", compact_eur(kpis["avg_basket_eur"]))
+        d.metric(
+            "Top customer",
+            kpis["top_customer"] or "—",
+            compact_eur(kpis["top_customer_spend_eur"]),
+            delta_color="off",
+            help=f"spent {eur(kpis['top_customer_spend_eur'])}",
+        )
+        daily = every_day(_cached(q.revenue_by_day, where), "order_date", "channel", "revenue_eur")
+        _chart(
+            px.bar(
+                daily,
+                x="order_date",
+                y="revenue_eur",
+                color="channel",
+                title="Revenue by day (EUR; 0 on a day without sales)",
+            )
+        )
         left, right = st.columns(2)
         with left:
             by_product = _cached(q.revenue_by_product, where)
@@ -97,8 +111,17 @@ def commerce() -> None:
                 )
             )
         with right:
-            loyal = _cached(q.loyal_customers)
-            _chart(px.pie(loyal, names="customers", values="spend_eur", title="Spend: loyal vs other customers"))
+            spend = _cached(q.customer_spend)
+            _chart(
+                px.histogram(
+                    spend,
+                    x="total_spend_eur",
+                    color="segment",
+                    nbins=30,
+                    title="Customers by total spend (EUR)",
+                    labels={"total_spend_eur": "total spend (EUR)"},
+                )
+            )
         breakdown = _cached(q.revenue_by_country_category_segment, where)
         _chart(
             px.sunburst(
@@ -149,7 +172,7 @@ def marketing() -> None:
         a.metric("Impressions", f"{impressions:,}")
         b.metric("Clicks", f"{clicks:,}")
         c.metric("CTR", f"{clicks / impressions:.2%}" if impressions else "—")
-        d.metric("Cost (EUR)", _eur(frame.cost_eur.sum()))
+        d.metric("Cost (EUR)", compact_eur(frame.cost_eur.sum()), help=f"exactly {eur(frame.cost_eur.sum())}")
         left, right = st.columns(2)
         with left:
             _chart(px.bar(frame, x="campaign_name", y=["impressions", "clicks"], barmode="group", title="Reach"))
@@ -282,11 +305,12 @@ def data_health() -> None:
         fresh = _cached(q.freshness)
         generated_at, tests = _cached(q.dbt_test_results)
         failing = tests[tests.status.isin(["fail", "error"])]
+        warning = tests[tests.status == "warn"]
         a, b, c, d = st.columns(4)
         a.metric("Sources with data", f"{len(fresh)}")
         b.metric("Stalest source (min)", f"{fresh.minutes_ago.max():,.1f}" if not fresh.empty else "—")
         c.metric("Quarantined records", f"{int(fresh.rows_quarantined.sum()):,}" if not fresh.empty else "0")
-        d.metric("dbt tests failing", f"{len(failing)} of {len(tests)}")
+        d.metric("dbt tests failing", f"{len(failing)} of {len(tests)}", f"{len(warning)} warning", delta_color="off")
         _chart(px.bar(fresh, x="source", y="minutes_ago", title="Minutes since the last batch, per source"))
         st.subheader("Last batches")
         st.dataframe(_cached(q.last_batches), hide_index=True, use_container_width=True)
@@ -313,9 +337,50 @@ def data_health() -> None:
         st.subheader(f"dbt tests (run of {generated_at or 'never'})")
         if not tests.empty:
             _chart(px.histogram(tests, x="status", color="status", title="Latest dbt test results"))
-            st.dataframe(failing if not failing.empty else tests.head(0), hide_index=True, use_container_width=True)
+            st.caption("Failing and warning tests of that run (a warning does not stop the build: read it too).")
+            st.dataframe(pd.concat([failing, warning]), hide_index=True, use_container_width=True)
 
     body()
+
+
+def silver() -> None:
+    st.title("Silver")
+    st.caption("The clean, typed, deduplicated rows of each source, and beside them the rows silver set aside.")
+    tables = {table.name: table for table in _cached(q.silver_tables)}
+    wanted = st.query_params.get("table")
+    names = list(tables)
+    with st.sidebar:
+        name = st.selectbox("Silver table", names, index=names.index(wanted) if wanted in names else 0, key="silver")
+        columns = _cached(q.silver_columns, name)
+        wanted_column = st.query_params.get("column")
+        column = st.selectbox(
+            "Filter column", columns, index=columns.index(wanted_column) if wanted_column in columns else 0
+        )
+        contains = st.text_input("contains", value=st.query_params.get("contains", ""))
+    table = tables[name]
+    total = _cached(q.silver_count, q.SilverQuery(table, column, contains))
+    pages = max(1, -(-total // PAGE_SIZE))
+    asked = st.query_params.get("page", "1")
+    first = min(int(asked), pages) if asked.isdigit() and int(asked) > 0 else 1
+    page = st.number_input(f"Page (of {pages:,}, {PAGE_SIZE} rows each)", 1, pages, first)
+    rows = _cached(q.silver_rows, q.SilverQuery(table, column, contains, int(page), PAGE_SIZE))
+    reasons, rejects = _cached(q.silver_rejects, table.source)
+    a, b = st.columns(2)
+    a.metric(
+        "Rows", f"{total:,}", help=f"of silver.{name}" + (f" whose {column} contains {contains!r}" if contains else "")
+    )
+    b.metric(f"Rejected ({table.source})", f"{int(reasons.records.sum()):,}" if not reasons.empty else "0")
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(f"silver.{name}, by {table.key}")
+        st.dataframe(rows, hide_index=True, use_container_width=True)
+    with right:
+        st.subheader("Rejected rows")
+        st.dataframe(reasons, hide_index=True, use_container_width=True)
+        st.dataframe(rejects, hide_index=True, use_container_width=True)
+
+
+PAGE_SIZE = 50
 
 
 def main() -> None:
@@ -327,6 +392,7 @@ def main() -> None:
         st.Page(social, title="Social", url_path="social"),
         st.Page(water, title="Water quality", url_path="water"),
         st.Page(devices, title="Devices", url_path="devices"),
+        st.Page(silver, title="Silver", url_path="silver"),
         st.Page(data_health, title="Data health", url_path="health"),
     ]
     st.navigation(pages).run()

@@ -14,6 +14,7 @@ from datetime import date
 import pandas as pd
 from pyspark.sql import SparkSession
 
+from ingestion.tables import BATCH_INPUT
 from lakehouse.dbt import target_dir
 
 
@@ -128,12 +129,12 @@ def revenue_by_country_category_segment(spark: SparkSession, where: CommerceFilt
     )
 
 
-def loyal_customers(spark: SparkSession) -> pd.DataFrame:
+def customer_spend(spark: SparkSession) -> pd.DataFrame:
     return _pandas(
         spark,
-        """select case when is_loyal then 'loyal' else 'other' end as customers, count(*) as customer_count,
-                  sum(total_spend_eur) as spend_eur
-           from gold.agg_spend_by_customer group by 1""",
+        """select customer_id, coalesce(customer_segment, '(unknown)') as segment, purchase_count,
+                  cast(total_spend_eur as double) as total_spend_eur
+           from gold.agg_spend_by_customer""",
     )
 
 
@@ -205,7 +206,7 @@ def freshness(spark: SparkSession) -> pd.DataFrame:
 def last_batches(spark: SparkSession, per_source: int = 3) -> pd.DataFrame:
     return _pandas(
         spark,
-        f"""select source, batch_id, status, started_at, rows_good, rows_bad, coalesce(file_name, kafka_offset_ranges) as input, note
+        f"""select source, batch_id, status, started_at, rows_good, rows_bad, {BATCH_INPUT} as input, note
             from (select *, row_number() over (partition by source order by started_at desc) as recency
                   from bronze.ingestion_batches)
             where recency <= {int(per_source)} order by source, started_at desc""",
@@ -245,3 +246,81 @@ def dbt_test_results() -> tuple[str | None, pd.DataFrame]:
 def _test_name(unique_id: str) -> str:
     parts = unique_id.split(".")  # test.<project>.<name>.<hash>, unit_test.<project>.<model>.<name>
     return parts[-1] if parts[0] == "unit_test" else parts[2]
+
+
+# -- silver ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SilverTable:
+    name: str
+    source: str
+    key: str
+
+
+def silver_tables() -> list[SilverTable]:
+    """Each source's silver model and key, as the sources' YAML names them."""
+    import yaml
+
+    from ingestion.config import PROJECT_ROOT
+
+    declared = yaml.safe_load((PROJECT_ROOT / "models" / "staging" / "_bronze__sources.yml").read_text())
+    return [
+        SilverTable(table["meta"]["silver_model"], table["name"], table["meta"]["key"])
+        for source in declared["sources"]
+        for table in source["tables"]
+        if "silver_model" in table.get("meta", {})
+    ]
+
+
+@dataclass(frozen=True)
+class SilverQuery:
+    table: SilverTable
+    column: str | None = None
+    contains: str = ""
+    page: int = 1
+    page_size: int = 50
+
+    def where(self, columns: list[str]) -> tuple[str, dict]:
+        """A filter on one of the table's own columns (named in SQL only when it is one), its text as a parameter."""
+        if self.column not in columns or not self.contains:
+            return "", {}
+        return f"where lower(cast(`{self.column}` as string)) like :pattern", {"pattern": f"%{self.contains.lower()}%"}
+
+
+def silver_columns(spark: SparkSession, table: str) -> list[str]:
+    return spark.table(f"silver.{table}").columns
+
+
+def silver_count(spark: SparkSession, query: SilverQuery) -> int:
+    where, args = query.where(silver_columns(spark, query.table.name))
+    return spark.sql(f"select count(*) from silver.{query.table.name} {where}", args=args or None).collect()[0][0]
+
+
+def silver_rows(spark: SparkSession, query: SilverQuery) -> pd.DataFrame:
+    """One page of the rows matching the filter, by key."""
+    where, args = query.where(silver_columns(spark, query.table.name))
+    offset = (max(query.page, 1) - 1) * query.page_size
+    return _pandas(
+        spark,
+        f"select * from silver.{query.table.name} {where} order by `{query.table.key}` "
+        f"limit {int(query.page_size)} offset {int(offset)}",
+        args,
+    )
+
+
+def silver_rejects(spark: SparkSession, source: str, latest: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The source's rows silver does not hold: how many per reason, and the latest of them."""
+    reasons = _pandas(
+        spark,
+        """select regexp_extract(reject_reason, '^[^:(]+', 0) as reason, count(*) as records
+           from silver.slv_quality__rejects where source_name = :source group by 1 order by records desc""",
+        {"source": source},
+    )
+    rows = _pandas(
+        spark,
+        f"""select record_key, reject_reason, batch_id, ingested_at from silver.slv_quality__rejects
+            where source_name = :source order by ingested_at desc, record_key limit {int(latest)}""",
+        {"source": source},
+    )
+    return reasons, rows

@@ -21,6 +21,8 @@ import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
+from ingestion.tables import BATCH_INPUT
+from lakehouse.dashboard.formats import compact_eur
 from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
 from tests.lakehouse.conftest import BUILT_ENV, HOME, built_cli, built_environment
 
@@ -275,11 +277,20 @@ def _metric(page, label: str) -> str:
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def _open(browser_page, url: str) -> None:
+def _open(browser_page, url: str, charts: bool = True) -> None:
     browser_page.goto(url, wait_until="domcontentloaded", timeout=120_000)
     browser_page.wait_for_selector('[data-testid="stMetric"]', timeout=180_000)
-    browser_page.wait_for_selector(".js-plotly-plot", timeout=180_000)
+    if charts:
+        browser_page.wait_for_selector(".js-plotly-plot", timeout=180_000)
     browser_page.wait_for_timeout(1500)  # the last charts draw
+
+
+def _cut_metrics(page) -> list[str]:
+    """Metric values the window cuts (drawn with an ellipsis): their text is wider than their box."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=stMetricValue], [data-testid=stMetricValue] *')]
+               .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+    )
 
 
 def test_every_dashboard_page_shows_gold(dashboard, chromium):
@@ -304,17 +315,20 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
             executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page = browser.new_page(viewport={"width": 1280, "height": 1800})
             for name, path in DASHBOARD_PAGES.items():
                 _open(page, f"{dashboard}/{path}")
                 assert "could not answer" not in page.content(), name
                 assert page.locator(".js-plotly-plot").count() >= 1, name
+                assert _cut_metrics(page) == [], name
                 page.screenshot(path=screenshot_path(f"dashboard_{name}.png"), full_page=True)
                 if name == "commerce":
-                    assert _metric(page, "Revenue (EUR)") == f"€{float(revenue):,.2f}"
+                    assert _metric(page, "Revenue (EUR)") == compact_eur(revenue)
                     assert _metric(page, "Sales") == f"{sales:,}"
-                    assert _metric(page, "Average basket (EUR)") == f"€{float(revenue) / sales:,.2f}"
+                    assert _metric(page, "Average basket (EUR)") == compact_eur(Decimal(revenue) / sales)
                     assert _metric(page, "Top customer") == top_customer
+                    assert "0 on a day without sales" in page.content()
+                    assert "Customers by total spend" in page.content() and "loyal vs other" not in page.content()
                 elif name == "web":
                     assert _metric(page, "Requests") == f"{requests:,}"
                 elif name == "marketing":
@@ -326,8 +340,45 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
                 elif name == "health":
                     assert _metric(page, "Sources with data") == str(sources)
                     assert "Last batches" in page.content()
+                    tests = page.locator('[data-testid="stMetric"]', has_text="dbt tests failing").inner_text()
+                    assert re.search(r"\d+ of \d+\s+\d+ warning", tests), tests
+                    assert "Failing and warning tests of that run" in page.content()
         finally:
             browser.close()
+
+
+def test_the_silver_page_pages_through_a_table_with_its_rejects_beside_it(dashboard, chromium):
+    (matching,) = _gold("select count(*) from silver.slv_commerce__sales where cast(sale_id as string) like '%7%'")[0]
+    (rejected,) = _gold("select count(*) from silver.slv_quality__rejects where source_name = 'sales'")[0]
+    assert matching > 100 and rejected > 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            _open(page, f"{dashboard}/silver?table=slv_commerce__sales&column=sale_id&contains=7&page=2", charts=False)
+            assert "could not answer" not in page.content()
+            assert _metric(page, "Rows") == f"{matching:,}"
+            assert _metric(page, "Rejected (sales)") == f"{rejected:,}"
+            assert f"Page (of {-(-matching // 50):,}, 50 rows each)" in page.content()
+            assert "silver.slv_commerce__sales, by sale_id" in page.content()
+            assert "Rejected rows" in page.content()
+            page.screenshot(path=screenshot_path("dashboard_silver.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_kafka_batches_show_their_offsets_as_ranges(built):
+    inputs = [
+        row[0]
+        for row in _gold(
+            f"select {BATCH_INPUT} from bronze.ingestion_batches where source = 'sales' order by started_at"
+        )
+    ]
+    assert inputs and all(re.fullmatch(r"p\d+ \d+(–\d+)?(, p\d+ \d+(–\d+)?)*", text) for text in inputs), inputs[:3]
+    listed = built_cli("batches", "sales")
+    assert listed.returncode == 0 and inputs[0] in listed.stdout
 
 
 def test_a_filter_changes_the_commerce_figures(dashboard, chromium):
