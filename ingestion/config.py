@@ -158,6 +158,10 @@ class Settings:
     vacuum_retain_hours: float
     """The history VACUUM keeps (`lakehouse maintain`): Delta's own default, 7 days, protects queries
     still reading an older version."""
+    alert_webhook: str
+    """Where alerts are POSTed as JSON, when set (`lakehouse.alerts`)."""
+    alert_bad_share: float
+    """A batch with more bad records than this share raises an alert (below the share that quarantines it whole)."""
 
     @property
     def kafka_ports(self) -> list[int]:
@@ -340,7 +344,14 @@ def settings() -> Settings:
         ingest_bad_min_records=_env_number("LAKEHOUSE_INGEST_BAD_MIN", 10),
         ingest_settle_seconds=_env_number("LAKEHOUSE_INGEST_SETTLE_SECONDS", 5.0),
         vacuum_retain_hours=_env_number("LAKEHOUSE_VACUUM_RETAIN_HOURS", 168.0),
+        alert_webhook=_env("LAKEHOUSE_ALERT_WEBHOOK", ""),
+        alert_bad_share=_env_number("LAKEHOUSE_ALERT_BAD_SHARE", 0.05),
     )
+
+
+def source_freshness_minutes(source_name: str, declared: float) -> float:
+    """How long a source may go without a batch: `LAKEHOUSE_<SOURCE>_FRESHNESS_MINUTES`, else its declaration."""
+    return _env_number(f"LAKEHOUSE_{source_name.upper()}_FRESHNESS_MINUTES", float(declared))
 
 
 def source_encoding(source_name: str, declared: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ingestion.config import source_encoding
+from ingestion.config import source_encoding, source_freshness_minutes
 from ingestion.errors import LakehouseError
 
 FieldType = Literal["string", "long", "double", "decimal", "timestamp", "date", "boolean", "json"]
@@ -44,6 +44,14 @@ class Source:
     declared_encoding: str = "utf-8"
     """How the source's text files are encoded (a Python codec name: `cp1252` for French Excel
     CSV exports); `LAKEHOUSE_<SOURCE>_ENCODING` overrides it."""
+    freshness_minutes: float | None = None
+    """How long the source may go without a new batch before an alert says it is stale (default by
+    kind: a topic 5 minutes, exported files a day); `LAKEHOUSE_<SOURCE>_FRESHNESS_MINUTES` overrides it."""
+
+    @property
+    def freshness_limit_minutes(self) -> float:
+        declared = self.freshness_minutes or DEFAULT_FRESHNESS_MINUTES[self.kind]
+        return source_freshness_minutes(self.name, declared)
 
     @property
     def encoding(self) -> str:
@@ -63,6 +71,10 @@ class Source:
     def required(self) -> list[str]:
         return [field.name for field in self.fields if field.required]
 
+
+DEFAULT_FRESHNESS_MINUTES: dict[str, float] = {"kafka": 5, "file": 24 * 60}
+REFERENCE_FRESHNESS_MINUTES = 30 * 24 * 60
+"""Reference workbooks (sites, methods) change a few times a year."""
 
 _LOG_TIME = "dd/MMM/yyyy:HH:mm:ss Z"
 
@@ -127,6 +139,7 @@ SOURCES: dict[str, Source] = {
             kind="file",
             format="xlsx",
             description="Reference sites of the water-quality monitoring network.",
+            freshness_minutes=REFERENCE_FRESHNESS_MINUTES,
             fields=(
                 Field("site_id", "string", required=True),
                 Field("site_name", "string", required=True, aliases=("name",)),
@@ -141,6 +154,7 @@ SOURCES: dict[str, Source] = {
             kind="file",
             format="xlsx",
             description="Analytical methods of the water-quality network, with detection limits.",
+            freshness_minutes=REFERENCE_FRESHNESS_MINUTES,
             fields=(
                 Field("method_id", "string", required=True),
                 Field("parameter", "string", required=True),

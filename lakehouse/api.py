@@ -30,6 +30,7 @@ from ingestion.config import settings
 from ingestion.network import Port, port_answers
 from lakehouse.catalog import ServedTable, served_tables
 from lakehouse.export import utc
+from lakehouse.metrics import registry
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -306,6 +307,22 @@ def create_app() -> FastAPI:
         if note:
             body["error"] = note
         return JSONResponse(body, status_code=200 if ok else 503)
+
+    metrics_registry = registry(_spark.get)
+
+    @app.get("/metrics", tags=["operations"], dependencies=[Depends(require_token)], response_class=Response)
+    def metrics() -> Response:
+        """The lakehouse's metrics in Prometheus' text format: per source the last batch's age, rows, bad rows
+        and duration, batches by status and the consumer lag (messages, seconds); the last build's duration,
+        models and failed tests; whether each service answers."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        try:
+            body = generate_latest(metrics_registry)
+        except Exception as error:
+            _spark.reset()
+            raise HTTPException(status_code=503, detail=f"the lakehouse did not answer: {_first_line(error)}") from None
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/tables", tags=["catalog"], dependencies=[Depends(require_token)])
     def tables() -> dict:

@@ -340,6 +340,23 @@ def cmd_verify(args: argparse.Namespace) -> None:
     print(f"every gold table agrees with the recomputation ({sum(c.equal for c in comparisons)} rows compared)")
 
 
+def cmd_alerts(_: argparse.Namespace) -> None:
+    """Check the alert conditions once (as the Dagster sensor does every 30 s), then list the open alerts."""
+    from ingestion.spark import connect
+    from lakehouse.alerts import check
+
+    checked = check(connect())
+    for alert in checked.raised:
+        print(f"raised: {alert.message}")
+    for alert in checked.resolved:
+        print(f"resolved: {alert.message}")
+    still = [*checked.still_open, *checked.raised]
+    print(
+        f"{len(still)} open alert(s)"
+        + "".join(f"\n  {a.kind}: {a.message} (since {a.raised_at:%Y-%m-%d %H:%M})" for a in still)
+    )
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from ingestion.spark import connect
     from lakehouse.export import export_table
@@ -590,6 +607,13 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_verify,
         "recompute every gold table from the raw inputs with DuckDB and compare (exit 1: differs, 3: gold behind bronze)",
         "verify",
+    )
+    add(
+        "alerts",
+        cmd_alerts,
+        "check the alert conditions now (failed tests and runs, stale sources, bad batches, slow builds) and "
+        "list the open alerts; LAKEHOUSE_ALERT_WEBHOOK receives each change",
+        "alerts",
     )
     sql = add("sql", cmd_sql, "ad hoc Spark SQL with beeline over Thrift/JDBC", "sql", 'sql -e "show tables in gold"')
     sql.add_argument("-e", "--execute", help="run one statement and exit (default: an interactive prompt)")

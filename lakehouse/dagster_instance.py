@@ -90,3 +90,16 @@ def record_dbt_build(target_dir: Path) -> int:
             )
             recorded += 1
     return recorded
+
+
+def latest_finished_runs() -> dict[str, object]:
+    """Each Dagster job's latest finished run (succeeded or failed), newest first; empty when the
+    instance cannot be read."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    latest: dict[str, object] = {}
+    with _best_effort():
+        finished = RunsFilter(statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE])
+        for run in _instance().get_runs(finished, limit=200):  # newest first
+            latest.setdefault(run.job_name, run)
+    return latest

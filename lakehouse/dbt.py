@@ -40,7 +40,13 @@ def _run(args: tuple[str, ...]) -> int:
 
 
 def _record_if_building(args: tuple[str, ...]) -> None:
-    """What a building command built goes into the Dagster instance's records."""
+    """What a building command built goes into the Dagster instance's records; its timings and test
+    results, and a `dbt test`'s, into `ops` (where alerts and the operations page read them)."""
+    if args and args[0] in (*BUILDING_COMMANDS, "test"):
+        from ingestion.spark import connect
+        from lakehouse.ops import record_dbt_run
+
+        record_dbt_run(connect(), target_dir(), via="lakehouse CLI")
     if args and args[0] in BUILDING_COMMANDS:
         from lakehouse.dagster_instance import record_dbt_build
 

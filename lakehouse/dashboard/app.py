@@ -7,6 +7,7 @@ interval (LAKEHOUSE_DASHBOARD_REFRESH seconds, 10 by default) and redraws itself
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 
 import pandas as pd
@@ -383,8 +384,62 @@ def silver() -> None:
 PAGE_SIZE = 50
 
 
+def operations() -> None:
+    st.title("Operations")
+    st.caption("Where time goes: every dbt node and build (whoever ran it) and every ingestion batch.")
+
+    @st.fragment(run_every=REFRESH_S)
+    def body() -> None:
+        builds = _cached(q.build_durations)
+        slowest = _cached(q.slowest_nodes)
+        a, b, c = st.columns(3)
+        a.metric("Builds recorded", f"{len(builds):,}")
+        b.metric("Last build (s)", f"{builds.seconds.iloc[-1]:,.1f}" if not builds.empty else "—")
+        c.metric("Slowest node (mean s)", f"{slowest.mean_seconds.iloc[0]:,.1f}" if not slowest.empty else "—")
+        if slowest.empty:
+            st.info("No dbt build recorded yet: `lakehouse build` or a Dagster run records one.")
+            return
+        _chart(
+            px.bar(
+                slowest.iloc[::-1],
+                x="mean_seconds",
+                y="name",
+                color="resource_type",
+                orientation="h",
+                title="Slowest dbt nodes (mean seconds of their last 20 runs)",
+            )
+        )
+        trend = _cached(q.node_trend, tuple(slowest.name.head(5)))
+        _chart(px.line(trend, x="finished_at", y="seconds", color="name", markers=True, title="The 5 slowest: trend"))
+        left, right = st.columns(2)
+        with left:
+            _chart(
+                px.scatter(
+                    builds, x="finished_at", y="seconds", color="via", hover_name="selection", title="dbt builds"
+                )
+            )
+        with right:
+            batches = _cached(q.batch_durations)
+            _chart(px.scatter(batches, x="finished_at", y="seconds", color="source", title="Ingestion batches"))
+
+    body()
+
+
+@st.fragment(run_every=REFRESH_S)
+def alert_banner() -> None:
+    """Every page: the open alerts, until they are resolved."""
+    try:
+        alerts = _cached_call("open_alerts", ())
+    except Exception:  # noqa: BLE001 (the page itself says when the lakehouse does not answer)
+        return
+    for alert in alerts.itertuples():
+        message = re.sub(r"([\\`*_{}\[\]()#+\-.!|>~<$])", r"\\\1", alert.message)  # shown as written
+        st.error(f"**{alert.kind.replace('_', ' ')}** — {message} (since {alert.raised_at:%Y-%m-%d %H:%M})")
+
+
 def main() -> None:
     st.set_page_config(page_title="Lakehouse", layout="wide")
+    alert_banner()
     pages = [
         st.Page(commerce, title="Commerce", default=True),  # the root page: /
         st.Page(web, title="Web", url_path="web"),
@@ -394,6 +449,7 @@ def main() -> None:
         st.Page(devices, title="Devices", url_path="devices"),
         st.Page(silver, title="Silver", url_path="silver"),
         st.Page(data_health, title="Data health", url_path="health"),
+        st.Page(operations, title="Operations", url_path="operations"),
     ]
     st.navigation(pages).run()
 

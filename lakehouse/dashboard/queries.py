@@ -324,3 +324,50 @@ def silver_rejects(spark: SparkSession, source: str, latest: int = 50) -> tuple[
         {"source": source},
     )
     return reasons, rows
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+
+def open_alerts(spark: SparkSession) -> pd.DataFrame:
+    """The alerts not resolved yet (none before the first check)."""
+    if not spark.catalog.tableExists("ops.alerts"):
+        return pd.DataFrame(columns=["kind", "subject", "message", "raised_at"])
+    return _pandas(
+        spark, "select kind, subject, message, raised_at from ops.alerts where resolved_at is null order by raised_at"
+    )
+
+
+def slowest_nodes(spark: SparkSession, top: int = 15) -> pd.DataFrame:
+    """The dbt nodes that took longest, on average over their last 20 runs."""
+    return _pandas(
+        spark,
+        f"""select name, resource_type, avg(seconds) as mean_seconds, max(seconds) as max_seconds, count(*) as runs
+            from (select *, row_number() over (partition by unique_id order by finished_at desc) as recency
+                  from ops.dbt_nodes)
+            where recency <= 20 group by 1, 2 order by mean_seconds desc limit {int(top)}""",
+    )
+
+
+def node_trend(spark: SparkSession, names: tuple[str, ...]) -> pd.DataFrame:
+    return _pandas(
+        spark,
+        "select finished_at, name, seconds from ops.dbt_nodes where array_contains(:names, name) order by finished_at",
+        {"names": list(names)},
+    )
+
+
+def build_durations(spark: SparkSession) -> pd.DataFrame:
+    return _pandas(
+        spark,
+        "select finished_at, via, selection, seconds, models, tests_failed from ops.dbt_builds "
+        "where command = 'build' order by finished_at",
+    )
+
+
+def batch_durations(spark: SparkSession) -> pd.DataFrame:
+    return _pandas(
+        spark,
+        "select finished_at, name as source, seconds from ops.run_durations where kind = 'ingestion' "
+        "order by finished_at",
+    )

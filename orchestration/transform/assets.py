@@ -10,6 +10,7 @@ from pyspark.errors import PySparkException
 
 from lakehouse.changes import BuildPlan, plan_build, record_build, record_sources
 from lakehouse.dbt import COMPLETED
+from lakehouse.ops import record_dbt_run
 from orchestration.bronze.resources import SparkResource
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import LakehouseTranslator
@@ -39,8 +40,12 @@ def lakehouse_dbt_models(
     args = ["build", "--indirect-selection", "cautious"]
     if config.full_refresh or not config.only_what_changed:
         full_refresh = ["--full-refresh"] if config.full_refresh else []
-        invocation = dbt.cli([*args, *full_refresh], context=context)
+        invocation = dbt.cli([*args, *full_refresh], context=context, raise_on_error=False)
         yield from with_row_counts(invocation, spark)
+        record_dbt_run(spark.session(), invocation.target_path, via="dagster")
+        error = invocation.get_error()
+        if error is not None:
+            raise error
         return
     plan = plan_build(spark.session())
     if plan.nothing_to_do:
@@ -53,6 +58,7 @@ def lakehouse_dbt_models(
         [*args, *(["--exclude", " ".join(unchanged)] if unchanged else [])], context=context, raise_on_error=False
     )
     yield from with_row_counts(invocation, spark)
+    record_dbt_run(spark.session(), invocation.target_path, via="dagster")
     if invocation.process.returncode in COMPLETED:
         if nodes.everything_selected and not unchanged:
             record_build(plan, invocation.target_path)

@@ -33,7 +33,7 @@ API_PORT = int(BUILT_ENV["LAKEHOUSE_API_PORT"])
 DASHBOARD_PORT = int(BUILT_ENV["LAKEHOUSE_DASHBOARD_PORT"])
 POSTGRES_URL = f"postgresql://lakehouse@127.0.0.1:{BUILT_ENV['LAKEHOUSE_POSTGRES_PORT']}/lakehouse"
 DASHBOARD_PAGES = {"commerce": "", "web": "web", "marketing": "marketing", "social": "social", "water": "water",
-                   "devices": "devices", "health": "health"}  # fmt: skip
+                   "devices": "devices", "health": "health", "operations": "operations"}  # fmt: skip
 
 
 def _gold(sql: str) -> list[tuple]:
@@ -262,6 +262,45 @@ def test_health_reports_services_and_freshness(api):
     assert all(entry["age_seconds"] >= 0 for entry in sources.values())
 
 
+def test_metrics_in_prometheus_format_equal_the_ledger_and_the_last_build(api):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, body, headers = _get("/metrics")
+    assert status == 200 and headers["content-type"].startswith("text/plain"), body
+    assert _get("/metrics", token=None)[0] == 401
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+    latest = _gold(
+        """select source, rows_good, rows_bad from (
+               select *, row_number() over (partition by source order by seq desc) as recency
+               from bronze.ingestion_batches where status in ('committed', 'quarantined'))
+           where recency = 1"""
+    )
+    assert len(latest) == 9
+    for source, good, bad in latest:
+        assert samples[("lakehouse_source_last_batch_rows", (("source", source),))] == good, source
+        assert samples[("lakehouse_source_last_batch_bad_rows", (("source", source),))] == bad, source
+        assert samples[("lakehouse_source_last_batch_duration_seconds", (("source", source),))] > 0
+        assert samples[("lakehouse_source_last_batch_age_seconds", (("source", source),))] > 0
+    for source, batch_status, batches in _gold(
+        "select source, status, count(*) from bronze.ingestion_batches group by 1, 2"
+    ):
+        assert samples[("lakehouse_source_batches", (("source", source), ("status", batch_status)))] == batches
+    for source in ("sales", "ad_events", "water_quality", "device_events"):  # every message is in bronze
+        assert samples[("lakehouse_source_consumer_lag_messages", (("source", source),))] == 0
+        assert samples[("lakehouse_source_consumer_lag_seconds", (("source", source),))] == 0
+    assert samples[("lakehouse_service_up", (("service", "spark_connect"),))] == 1
+    assert samples[("lakehouse_service_up", (("service", "kafka_1"),))] == 1
+    ((models, failed),) = _gold(
+        "select models, tests_failed from ops.dbt_builds where command = 'build' order by finished_at desc limit 1"
+    )
+    assert samples[("lakehouse_last_build_models", ())] == models and models > 0
+    assert samples[("lakehouse_last_build_tests_failed", ())] == failed
+
+
 def test_openapi_documents_every_endpoint(api):
     status, spec, _ = _get("/openapi.json", token=None)
     assert status == 200
@@ -306,6 +345,9 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
         0
     ]
     (sources,) = _gold("select count(distinct source) from bronze.ingestion_batches where status = 'committed'")[0]
+    ((builds,),) = _gold("select count(*) from ops.dbt_builds where command = 'build'")
+    assert built_cli("alerts").returncode == 0
+    alerts = [message for (message,) in _gold("select message from ops.alerts where resolved_at is null")]
     (outside, samples) = _gold(
         "select sum(samples_under_threshold + samples_over_threshold), sum(samples) "
         "from gold.agg_water_quality_by_site_parameter_month"
@@ -321,6 +363,8 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
                 assert "could not answer" not in page.content(), name
                 assert page.locator(".js-plotly-plot").count() >= 1, name
                 assert _cut_metrics(page) == [], name
+                banners = page.locator('[data-testid="stAlert"]', has_text=" — ").all_inner_texts()
+                assert len(banners) == len(alerts) and all(any(m in b for b in banners) for m in alerts), name
                 page.screenshot(path=screenshot_path(f"dashboard_{name}.png"), full_page=True)
                 if name == "commerce":
                     assert _metric(page, "Revenue (EUR)") == compact_eur(revenue)
@@ -337,6 +381,9 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
                 elif name == "water":
                     assert _metric(page, "Outside limits") == f"{outside / samples:.2%}"
                     assert "against its limits" in page.content()
+                elif name == "operations":
+                    assert _metric(page, "Builds recorded") == f"{builds:,}"
+                    assert "Slowest dbt nodes" in page.content()
                 elif name == "health":
                     assert _metric(page, "Sources with data") == str(sources)
                     assert "Last batches" in page.content()
