@@ -20,7 +20,7 @@ from pyspark.sql import SparkSession
 from ingestion.config import settings
 from ingestion.spark import parallelism, session_settings
 
-SCHEMAS = ("bronze", "reference", "silver", "gold")
+SCHEMAS = ("bronze", "reference", "silver", "gold", "ops")
 
 
 @dataclass
