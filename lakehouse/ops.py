@@ -35,7 +35,7 @@ select 'ingestion' as kind, source as name, batch_id as run_id, started_at, fini
 from bronze.ingestion_batches where finished_at is not null
 union all
 select 'dbt ' || resource_type as kind, name, invocation_id as run_id,
-    finished_at - make_dt_interval(0, 0, 0, seconds) as started_at, finished_at, seconds, status
+    finished_at - make_dt_interval(0, 0, 0, cast(seconds as decimal(18, 6))) as started_at, finished_at, seconds, status
 from {NODES}
 """
 
