@@ -12,7 +12,8 @@ Conditions, each evaluated from what the lakehouse itself keeps:
 `check()` compares them with the open rows of `ops.alerts`: a new condition is appended (and POSTed
 to LAKEHOUSE_ALERT_WEBHOOK as JSON, status `raised`), an open alert whose condition is gone gets its
 `resolved_at` (and a POST, status `resolved`). A condition that holds on is neither stored nor sent
-again. The Dagster sensor `alerts` checks every 30 seconds; `lakehouse alerts` checks once.
+again. The Dagster sensor `alerts` checks every 30 seconds, as follow mode does beside its rounds;
+`lakehouse alerts` checks once.
 """
 
 from __future__ import annotations
@@ -89,20 +90,38 @@ def check(spark: SparkSession, now: datetime | None = None) -> Checked:
     resolved = [
         Alert(**{**asdict(alert), "resolved_at": now}) for key, alert in open_alerts.items() if key not in conditions
     ]
-    if raised:
-        rows = [tuple(asdict(alert).values()) for alert in raised]
-        spark.createDataFrame(rows, _COLUMNS).write.format("delta").mode("append").saveAsTable(ALERTS)
-    if resolved:
-        spark.sql(
-            f"update {ALERTS} set resolved_at = :now where resolved_at is null and array_contains(:ids, alert_id)",
-            args={"now": now, "ids": [alert.alert_id for alert in resolved]},
-        )
+    try:
+        _store(spark, raised, resolved, now)
+    except Exception as error:
+        if "CONCURRENT" not in str(error).upper():
+            raise
+        # Another checker (follow mode beside the Dagster sensor) changed the alerts at the same moment:
+        # Delta let one of the two commit; that one tells the webhook.
+        log.info("alerts changed by another checker at the same time; looking again next time")
+        return Checked([], [], list(open_alerts.values()))
     for alert in raised:
         _post("raised", alert)
     for alert in resolved:
         _post("resolved", alert)
     still = [alert for key, alert in open_alerts.items() if key in conditions]
     return Checked(raised, resolved, still)
+
+
+def _store(spark: SparkSession, raised: list[Alert], resolved: list[Alert], now: datetime) -> None:
+    """New alerts by a merge on the open ones, so that two checkers at once cannot raise one twice."""
+    if raised:
+        rows = [tuple(asdict(alert).values()) for alert in raised]
+        spark.createDataFrame(rows, _COLUMNS).createOrReplaceTempView("raised_alerts")
+        spark.sql(
+            f"""merge into {ALERTS} as alerts using raised_alerts as raised
+                on alerts.alert_key = raised.alert_key and alerts.resolved_at is null
+                when not matched then insert *"""
+        )
+    if resolved:
+        spark.sql(
+            f"update {ALERTS} set resolved_at = :now where resolved_at is null and array_contains(:ids, alert_id)",
+            args={"now": now, "ids": [alert.alert_id for alert in resolved]},
+        )
 
 
 def ensure_alerts_table(spark: SparkSession) -> None:

@@ -71,6 +71,7 @@ def follow(sources: list[Source], interval_s: float, build: bool, stop: threadin
         " (and building silver and gold)" if build else "",
     )
     writers, dbt = Writers(), WarmDbt()
+    threading.Thread(target=check_alerts_until, args=(stop,), name="alerts", daemon=True).start()
     while not stop.is_set():
         started = time.monotonic()
         changed = ingest_round(sources, stop, writers)
@@ -83,3 +84,23 @@ def follow(sources: list[Source], interval_s: float, build: bool, stop: threadin
                 log.warning("build: %s; trying again next round", first_line(error))
         stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     log.info("stopped")
+
+
+ALERT_INTERVAL_S = 30
+
+
+def check_alerts_until(stop: threading.Event) -> None:
+    """What the Dagster sensor `alerts` does, for a lakehouse followed without Dagster: every 30 s,
+    beside the rounds (a check takes seconds, which the rounds do not wait for)."""
+    from lakehouse.alerts import check
+
+    while not stop.wait(ALERT_INTERVAL_S):
+        try:
+            checked = check(connect())
+        except (LakehouseError, *service_lost()) as error:
+            log.warning("alerts: %s; checking again in %ds", first_line(error), ALERT_INTERVAL_S)
+            continue
+        for alert in checked.raised:
+            log.warning("alert raised: %s", alert.message)
+        for alert in checked.resolved:
+            log.info("alert resolved: %s", alert.message)
