@@ -259,7 +259,7 @@ def cmd_maintain(args: argparse.Namespace) -> None:
     from ingestion.spark import connect
     from lakehouse.maintenance import maintain
 
-    maintained = maintain(connect(), args.retain_hours)
+    maintained = maintain(connect(), args.retain_hours, args.tables or None)
     for table in maintained:
         print(table.describe())
     print(f"{len(maintained)} tables compacted and vacuumed")
@@ -562,7 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
         "compact every Delta table, then VACUUM the files older than the retention",
         "maintain",
         "maintain --retain-hours 24",
+        "maintain bronze.ingestion_batch_events bronze.sales__all",
     )
+    maintain.add_argument("tables", nargs="*", metavar="TABLE", help="only these tables (default: every Delta table)")
     maintain.add_argument(
         "--retain-hours", type=float, help="history kept (default: LAKEHOUSE_VACUUM_RETAIN_HOURS, 168)"
     )

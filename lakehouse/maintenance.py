@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from ingestion.config import settings
+from ingestion.errors import LakehouseError
 from ingestion.spark import parallelism, session_settings
 
 SCHEMAS = ("bronze", "reference", "silver", "gold", "ops")
@@ -53,8 +54,18 @@ def _files(spark: SparkSession, table: str) -> int:
     return spark.sql(f"describe detail {table}").collect()[0].numFiles
 
 
-def maintain(spark: SparkSession, retain_hours: float | None = None) -> list[Maintained]:
+def maintain(
+    spark: SparkSession, retain_hours: float | None = None, tables: list[str] | None = None
+) -> list[Maintained]:
+    """Every Delta table of the lakehouse, or only `tables` (`schema.table`)."""
     hours = settings().vacuum_retain_hours if retain_hours is None else retain_hours
+    every = delta_tables(spark)
+    unknown = [table for table in tables or [] if table not in every]
+    if unknown:
+        raise LakehouseError(
+            f"no Delta table {', '.join(unknown)} to maintain",
+            hint=f"name tables of {', '.join(SCHEMAS)} as schema.table, e.g. {every[0] if every else 'gold.fct_order_lines'}",
+        )
     conf = {
         # Delta refuses a retention under its default unless the caller says it has checked (see
         # the module's docstring). Logged, a VACUUM leaves its figures in the table's history.
@@ -66,7 +77,7 @@ def maintain(spark: SparkSession, retain_hours: float | None = None) -> list[Mai
     }
     done = []
     with session_settings(spark, conf):
-        for table in delta_tables(spark):
+        for table in tables or every:
             done.append(_maintain_table(spark, table, hours))
     return done
 

@@ -54,12 +54,14 @@ def rollback_and_replay():
 class Retention(Config):
     retain_hours: float | None = None
     """History a VACUUM keeps; empty: LAKEHOUSE_VACUUM_RETAIN_HOURS (168)."""
+    tables: list[str] = []
+    """Only these tables (`schema.table`); empty: every Delta table."""
 
 
 # In the dbt pool: a model rebuilt while OPTIMIZE rewrites its files would make one of them fail.
 @op(pool="dbt")
 def maintain_every_table(context: OpExecutionContext, config: Retention, spark: SparkResource) -> None:
-    for table in maintain(spark.session(), config.retain_hours):
+    for table in maintain(spark.session(), config.retain_hours, config.tables or None):
         context.log.info(table.describe())
 
 

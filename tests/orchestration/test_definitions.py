@@ -76,6 +76,7 @@ def test_jobs_schedules_and_sensors_are_defined():
         "sales_topic_messages",
         "silver_and_gold_follow_bronze",
         "published_follows_gold",
+        "alerts",
     } <= sensor_names
 
 

@@ -11,7 +11,7 @@ from lakehouse.producer import produce
 from orchestration.bronze.resources import spark_resource
 from orchestration.bronze.sensors import sensors
 from orchestration.definitions import defs
-from tests.conftest import lakehouse_cli, land, xlsx_bytes
+from tests.conftest import lakehouse_cli, land, rows, xlsx_bytes
 
 SENSORS = {sensor.name: sensor for sensor in sensors}
 
@@ -83,3 +83,45 @@ def test_the_topic_sensor_goes_on_across_a_restart_of_the_spark_server(kafka, sp
     if not ticks[0].run_requests:
         assert "did not answer" in ticks[0].skip_message
     assert ticks[1].run_requests[0].run_key.startswith("device_events:")
+
+
+def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_that_succeeds(
+    spark_server, spark, monkeypatch
+):
+    """Real runs of `maintain_tables` in the data home's Dagster instance (where `lakehouse ui` keeps them)."""
+    from dagster import DagsterRunStatus
+
+    from ingestion.sources import SOURCES
+
+    for name in SOURCES:  # no source turns stale between two ticks
+        monkeypatch.setenv(f"LAKEHOUSE_{name.upper()}_FRESHNESS_MINUTES", "1000000")
+
+    from lakehouse.dagster_instance import dagster_home
+    from orchestration.operations.sensors import alerts
+
+    instance = DagsterInstance.from_config(str(dagster_home()))
+    job = defs.resolve_job_def("maintain_tables")
+
+    def run(tables: list[str]) -> DagsterRunStatus:
+        config = {"ops": {"maintain_every_table": {"config": {"tables": tables}}}}
+        return job.execute_in_process(run_config=config, instance=instance, raise_on_error=False).dagster_run.status
+
+    def tick() -> str:
+        context = build_sensor_context(instance=instance, resources={"spark": spark_resource()}, definitions=defs)
+        return alerts.evaluate_tick(context).skip_message
+
+    tick()  # what was already wrong before this test is raised here
+    assert run(["bronze.no_such_table"]) == DagsterRunStatus.FAILURE
+    assert tick().startswith("1 raised, 0 resolved")
+    open_alerts = rows(
+        spark, "select message from ops.alerts where alert_key = 'run_failed:maintain_tables' and resolved_at is null"
+    )
+    assert len(open_alerts) == 1 and open_alerts[0][0].startswith(
+        "the latest run of the Dagster job maintain_tables failed"
+    )
+    assert tick().startswith("0 raised, 0 resolved")  # once, however long it lasts
+    assert run(["bronze.ingestion_batch_events"]) == DagsterRunStatus.SUCCESS
+    assert tick().startswith("0 raised, 1 resolved")
+    assert rows(
+        spark, "select count(*) from ops.alerts where alert_key = 'run_failed:maintain_tables' and resolved_at is null"
+    ) == [(0,)]
