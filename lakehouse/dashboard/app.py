@@ -15,7 +15,7 @@ import plotly.express as px
 import streamlit as st
 
 from lakehouse.dashboard import queries as q
-from lakehouse.dashboard.formats import compact_eur, eur, every_day
+from lakehouse.dashboard.formats import compact_eur, eur, every_period
 
 REFRESH_S = float(os.environ.get("LAKEHOUSE_DASHBOARD_REFRESH", "10"))
 
@@ -93,7 +93,7 @@ def commerce() -> None:
             delta_color="off",
             help=f"spent {eur(kpis['top_customer_spend_eur'])}",
         )
-        daily = every_day(_cached(q.revenue_by_day, where), "order_date", "channel", "revenue_eur")
+        daily = every_period(_cached(q.revenue_by_day, where), "order_date", "channel", "revenue_eur")
         _chart(
             px.bar(
                 daily,
@@ -153,10 +153,19 @@ def web() -> None:
         _chart(px.bar(daily, x="day", y="requests", color="status_class", title="Requests by status, per day"))
         errors["day"] = errors.requested_hour.dt.floor("D")
         per_day = errors.groupby("day", as_index=False)[["requests", "client_errors", "server_errors"]].sum()
+        if not per_day.empty:  # a day without requests has no rate: a gap in the lines
+            every_day = pd.date_range(per_day.day.min(), per_day.day.max())
+            per_day = per_day.set_index("day").reindex(every_day).rename_axis("day").reset_index()
         per_day["error rate"] = (per_day.client_errors + per_day.server_errors) / per_day.requests
         per_day["server error rate"] = per_day.server_errors / per_day.requests
         _chart(
-            px.line(per_day, x="day", y=["error rate", "server error rate"], markers=True, title="Error rate, per day")
+            px.line(
+                per_day,
+                x="day",
+                y=["error rate", "server error rate"],
+                markers=True,
+                title="Error rate, per day (a day without requests is a gap)",
+            )
         )
 
     body()
@@ -241,13 +250,14 @@ def water() -> None:
         )
         chosen = months[(months.parameter == parameter) & months.site_name.isin(chosen_sites)]
         unit = chosen.unit.iloc[0] if len(chosen) else ""
+        means = every_period(chosen, "sample_month", "site_name", "mean_value", freq="MS", missing=float("nan"))
         figure = px.line(
-            chosen,
+            means,
             x="sample_month",
             y="mean_value",
             color="site_name",
             markers=True,
-            title=f"{parameter}: monthly mean ({unit}) against its limits",
+            title=f"{parameter}: monthly mean ({unit}) against its limits (a month without samples is a gap)",
         )
         for column, name in (("lower_threshold_value", "lower limit"), ("threshold_value", "upper limit")):
             for limit in chosen[column].dropna().unique()[:1]:
@@ -291,8 +301,14 @@ def devices() -> None:
             )
         )
         frame["hour"] = frame.event_minute.dt.floor("h")
-        hourly = frame.groupby(["hour", "event_type"], as_index=False).events.sum()
-        _chart(px.area(hourly, x="hour", y="events", color="event_type", title="Events per type per hour"))
+        hourly = every_period(
+            frame.groupby(["hour", "event_type"], as_index=False).events.sum(), "hour", "event_type", "events", "h"
+        )
+        _chart(
+            px.area(
+                hourly, x="hour", y="events", color="event_type", title="Events per type per hour (0: none that hour)"
+            )
+        )
 
     body()
 

@@ -20,13 +20,17 @@ def compact_eur(value) -> str:
     return f"€{amount:,.2f}"
 
 
-def every_day(frame: pd.DataFrame, day: str, series: str, value: str) -> pd.DataFrame:
-    """One row per day and series from the first day to the last: a day without data is 0, not a straight line."""
+def every_period(
+    frame: pd.DataFrame, period: str, series: str, value: str, freq: str = "D", missing: float = 0.0
+) -> pd.DataFrame:
+    """One row per period (`freq`: D days, h hours, MS months) and series from the first to the last, so
+    that a chart does not draw a straight line across periods without data: `missing` is 0 for counts and
+    amounts, NaN (a gap in the line) for means and rates."""
     if frame.empty:
         return frame
-    days = pd.to_datetime(frame[day])
-    wide = frame.assign(**{day: days, value: frame[value].astype(float)}).pivot_table(
-        index=day, columns=series, values=value, aggfunc="sum"
+    periods = pd.to_datetime(frame[period])
+    wide = frame.assign(**{period: periods, value: frame[value].astype(float)}).pivot_table(
+        index=period, columns=series, values=value, aggfunc="sum"
     )
-    wide = wide.reindex(pd.date_range(days.min(), days.max(), freq="D"), fill_value=0).fillna(0)
-    return wide.rename_axis(day).reset_index().melt(id_vars=day, var_name=series, value_name=value)
+    wide = wide.reindex(pd.date_range(periods.min(), periods.max(), freq=freq)).fillna(missing)
+    return wide.rename_axis(period).reset_index().melt(id_vars=period, var_name=series, value_name=value)
