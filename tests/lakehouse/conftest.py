@@ -45,6 +45,19 @@ def built_cli(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
     )
 
 
+def built_sql(statement: str) -> list[tuple]:
+    """One statement on the built lakehouse over Thrift, as a BI tool would send it; its rows, if any."""
+    from pyhive import hive
+
+    connection = hive.connect(host="127.0.0.1", port=int(BUILT_ENV["LAKEHOUSE_THRIFT_PORT"]), username="tests")
+    try:
+        cursor = connection.cursor()
+        cursor.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
 @dataclass(frozen=True)
 class Built:
     ingest: subprocess.CompletedProcess

@@ -12,21 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ingestion.sources import SOURCES
-from tests.lakehouse.conftest import BUILT_ENV, HOME, built_cli
+from tests.lakehouse.conftest import HOME, built_cli
+from tests.lakehouse.conftest import built_sql as _sql
 
 pytestmark = pytest.mark.serving
-
-
-def _sql(statement: str) -> list[tuple]:
-    from pyhive import hive
-
-    connection = hive.connect(host="127.0.0.1", port=int(BUILT_ENV["LAKEHOUSE_THRIFT_PORT"]), username="tests")
-    try:
-        cursor = connection.cursor()
-        cursor.execute(statement)
-        return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
 
 
 class Receiver:

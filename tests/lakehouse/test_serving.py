@@ -25,6 +25,7 @@ from ingestion.tables import BATCH_INPUT
 from lakehouse.dashboard.formats import compact_eur
 from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
 from tests.lakehouse.conftest import BUILT_ENV, HOME, built_cli, built_environment
+from tests.lakehouse.conftest import built_sql as _gold
 
 pytestmark = pytest.mark.serving
 
@@ -34,19 +35,6 @@ DASHBOARD_PORT = int(BUILT_ENV["LAKEHOUSE_DASHBOARD_PORT"])
 POSTGRES_URL = f"postgresql://lakehouse@127.0.0.1:{BUILT_ENV['LAKEHOUSE_POSTGRES_PORT']}/lakehouse"
 DASHBOARD_PAGES = {"commerce": "", "web": "web", "marketing": "marketing", "social": "social", "water": "water",
                    "devices": "devices", "health": "health", "operations": "operations"}  # fmt: skip
-
-
-def _gold(sql: str) -> list[tuple]:
-    """One statement on the built lakehouse over Thrift, as a BI tool would."""
-    from pyhive import hive
-
-    connection = hive.connect(host="127.0.0.1", port=int(BUILT_ENV["LAKEHOUSE_THRIFT_PORT"]), username="tests")
-    try:
-        cursor = connection.cursor()
-        cursor.execute(sql)
-        return cursor.fetchall()
-    finally:
-        connection.close()
 
 
 def _get(path: str, token: str | None = TOKEN) -> tuple[int, dict | str, dict]:
