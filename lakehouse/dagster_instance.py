@@ -67,14 +67,13 @@ def record_dbt_build(target_dir: Path) -> int:
     """A materialisation of every seed and model the last dbt command built (from its artifacts);
     returns how many were recorded."""
     from dagster import AssetMaterialization
-
-    from orchestration.transform.translator import LakehouseTranslator
+    from dagster_dbt import DagsterDbtTranslator
 
     results_path, manifest_path = target_dir / "run_results.json", target_dir / "manifest.json"
     if not (results_path.exists() and manifest_path.exists()):
         return 0
     nodes = json.loads(manifest_path.read_text())["nodes"]
-    translator = LakehouseTranslator()
+    translator = DagsterDbtTranslator()  # the asset keys the code location's translator keeps (it changes groups only)
     recorded = 0
     with _best_effort():
         instance = _instance()
