@@ -305,6 +305,8 @@ def where_to_look(s) -> str:
         f"  PostgreSQL:     make publish     (gold and the ledger into postgresql://lakehouse@127.0.0.1:{s.postgres_port}/lakehouse)\n"
         "  a file:         .venv/bin/lakehouse export gold.agg_sales_by_product --format csv --out sales.csv\n"
         "  check gold:     .venv/bin/lakehouse verify   (every gold table recomputed independently, and compared)\n"
+        "  alerts:         .venv/bin/lakehouse alerts   (what is wrong now; a banner on the dashboard, LAKEHOUSE_ALERT_WEBHOOK)\n"
+        f"  metrics:        http://127.0.0.1:{s.api_port}/metrics   (Prometheus, while `make api` runs)\n"
         f"  Spark UI:       http://{s.spark_host}:{s.spark_ui_port}\n"
         f"  data home:      {s.home}\n"
         "  stop it all:    make down"

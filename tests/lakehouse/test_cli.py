@@ -25,6 +25,8 @@ def test_the_end_of_run_names_every_way_to_look_and_each_command_exists():
         "PostgreSQL",
         "a file",
         "check gold",
+        "alerts",
+        "metrics",
     ):
         assert f"  {way}:" in text, way
     targets = set(re.findall(r"^([a-z-]+):", (PROJECT_ROOT / "Makefile").read_text(), re.MULTILINE))
