@@ -82,7 +82,7 @@ def commerce() -> None:
     @st.fragment(run_every=REFRESH_S)
     def body() -> None:
         kpis = _cached(q.commerce_kpis, where)
-        a, b, c, d = st.columns(4)
+        a, b, c, d = st.columns([1, 1, 1, 1.6])  # room for a customer's full name
         a.metric("Revenue (EUR)", compact_eur(kpis["revenue_eur"]), help=f"exactly {eur(kpis['revenue_eur'])}")
         b.metric("Sales", f"{kpis['sales']:,}")
         c.metric("Average basket (EUR)", compact_eur(kpis["avg_basket_eur"]))
