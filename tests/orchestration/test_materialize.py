@@ -62,6 +62,15 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
         )
     ]
 
+    # The run's dbt build and each of its nodes are in `ops`, as the CLI's are (alerts and the operations page).
+    ((models, tests),) = rows(
+        spark,
+        "select models, tests from ops.dbt_builds where via = 'dagster' and command = 'build' "
+        "order by finished_at desc limit 1",
+    )
+    built_models = [e for e in materialized if e.path[0] in ("staging", "silver", "gold")]
+    assert models == len(built_models) > 20 and tests > 40
+
 
 def test_rollback_and_replay_job_restores_bronze_and_rebuilds_downstream(spark_server, spark):
     batch_id, rows_good = rows(
