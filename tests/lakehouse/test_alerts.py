@@ -81,7 +81,7 @@ def test_a_stale_source_is_raised_once_and_resolved_when_fresh_again(receiver):
 
 def test_a_failing_dbt_test_is_raised_and_resolved_when_it_passes_again(receiver):
     _check(receiver)
-    ((version,),) = _sql("select max(version) from (describe history silver.slv_water__sites)")
+    ((version, *_),) = _sql("describe history silver.slv_water__sites limit 1")
     _sql("insert into silver.slv_water__sites select * from silver.slv_water__sites where site_id = 'S001'")
     try:
         failing = built_cli("dbt", "test", "--select", "slv_water__sites")
