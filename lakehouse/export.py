@@ -29,7 +29,10 @@ def resolve_table(spark: SparkSession, name: str) -> str:
         schema, _, table = candidate.partition(".")
         if schema in SCHEMAS and table.replace("_", "").isalnum() and spark.catalog.tableExists(candidate):
             return candidate
-    gold = sorted(table.name for table in spark.catalog.listTables("gold") if table.tableType != "VIEW")
+    built = spark.catalog.databaseExists("gold")
+    gold = (
+        sorted(table.name for table in spark.catalog.listTables("gold") if table.tableType != "VIEW") if built else []
+    )
     raise LakehouseError(
         f"no lakehouse table {name!r}",
         hint=f"name a table of {', '.join(SCHEMAS)}; gold holds {', '.join(gold) or 'nothing yet'}",
