@@ -437,7 +437,7 @@ def test_a_filter_changes_the_commerce_figures(dashboard, chromium):
                 arg=["Sales", f"{sales:,}"],
                 timeout=120_000,
             )
-            assert _metric(page, "Revenue (EUR)") == f"€{float(revenue):,.2f}"
+            assert _metric(page, "Revenue (EUR)") == compact_eur(revenue)
             page.screenshot(path=screenshot_path("dashboard_commerce_filtered.png"), full_page=True)
         finally:
             browser.close()
