@@ -377,7 +377,9 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
                     assert "Last batches" in page.content()
                     tests = page.locator('[data-testid="stMetric"]', has_text="dbt tests failing").inner_text()
                     assert re.search(r"\d+ of \d+\s+\d+ warning", tests), tests
-                    assert "Failing and warning tests of that run" in page.content()
+                    # drawn last, once the page's queries have answered
+                    page.wait_for_selector("text=Failing and warning tests of that run", timeout=120_000)
+                    page.screenshot(path=screenshot_path("dashboard_health.png"), full_page=True)
         finally:
             browser.close()
 

@@ -86,7 +86,7 @@ def test_the_topic_sensor_goes_on_across_a_restart_of_the_spark_server(kafka, sp
 
 
 def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_that_succeeds(
-    spark_server, spark, monkeypatch
+    spark_server, monkeypatch
 ):
     """Real runs of `maintain_tables` in the data home's Dagster instance (where `lakehouse ui` keeps them)."""
     from dagster import DagsterRunStatus
@@ -110,6 +110,9 @@ def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_
         context = build_sensor_context(instance=instance, resources={"spark": spark_resource()}, definitions=defs)
         return alerts.evaluate_tick(context).skip_message
 
+    from ingestion.spark import connect
+
+    spark = connect()  # the module's session ended with the restart of the test before this one
     tick()  # what was already wrong before this test is raised here
     assert run(["bronze.no_such_table"]) == DagsterRunStatus.FAILURE
     assert tick().startswith("1 raised, 0 resolved")
