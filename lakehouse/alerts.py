@@ -30,7 +30,8 @@ from pyspark.sql import SparkSession
 
 from ingestion.config import settings
 from ingestion.sources import SOURCES
-from lakehouse.ops import BUILDS, NODES, TESTS, ensure_ops_tables
+from lakehouse.export import utc
+from lakehouse.ops import BUILDS, NODES, TESTS, ensure_ops_tables, latest_batches
 
 log = logging.getLogger(__name__)
 
@@ -140,38 +141,23 @@ def open_alerts_now(spark: SparkSession) -> list[Alert]:
 
 
 def conditions_now(spark: SparkSession, now: datetime) -> list[Condition]:
+    latest = latest_batches(spark)  # read once for both conditions of the ledger
     return [
-        *stale_sources(spark, now),
-        *bad_batches(spark),
+        *stale_sources(latest, now),
+        *bad_batches(latest),
         *failed_tests(spark),
         *failed_runs(),
         *slow_builds(spark),
     ]
 
 
-def _latest_batches(spark: SparkSession):
-    if not spark.catalog.tableExists("bronze.ingestion_batches"):
-        return []
-    return (
-        spark.sql(
-            """select source, batch_id, status, rows_good, rows_bad, finished_at,
-                  max(case when status = 'committed' then finished_at end) over (partition by source) as last_committed_at,
-                  row_number() over (partition by source order by seq desc) as recency
-           from bronze.ingestion_batches
-           where status in ('committed', 'quarantined')"""
-        )
-        .where("recency = 1")
-        .collect()
-    )
-
-
-def stale_sources(spark: SparkSession, now: datetime) -> list[Condition]:
+def stale_sources(latest: list, now: datetime) -> list[Condition]:
     stale = []
-    for row in _latest_batches(spark):
+    for row in latest:
         source = SOURCES.get(row.source)
         if source is None or row.last_committed_at is None:
             continue
-        minutes = (now - _utc(row.last_committed_at)).total_seconds() / 60
+        minutes = (now - utc(row.last_committed_at)).total_seconds() / 60
         limit = source.freshness_limit_minutes
         if minutes > limit:
             stale.append(
@@ -184,10 +170,10 @@ def stale_sources(spark: SparkSession, now: datetime) -> list[Condition]:
     return stale
 
 
-def bad_batches(spark: SparkSession) -> list[Condition]:
+def bad_batches(latest: list) -> list[Condition]:
     limit = settings().alert_bad_share
     bad = []
-    for row in _latest_batches(spark):
+    for row in latest:
         good, rejected = row.rows_good or 0, row.rows_bad or 0
         share = rejected / (good + rejected) if good + rejected else 0.0
         if row.status == "quarantined" or share > limit:
@@ -291,13 +277,8 @@ def _post(status: str, alert: Alert) -> None:
 
 def _iso(value: object) -> str:
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return utc(value).isoformat()
     raise TypeError(type(value).__name__)
-
-
-def _utc(value: datetime) -> datetime:
-    """PySpark hands timestamps back naive, in the process's time zone."""
-    return value.astimezone(UTC)
 
 
 def _duration(minutes: float) -> str:

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from ingestion.config import settings
 from ingestion.network import Port, port_answers
 from ingestion.sources import SOURCES
-from lakehouse.ops import BUILDS
+from lakehouse.ops import BUILDS, latest_batches
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,7 @@ _SOURCE_GAUGES = {
 def _source_metrics(spark: SparkSession) -> Iterator[Metric]:
     if not spark.catalog.tableExists("bronze.ingestion_batches"):
         return
-    latest = spark.sql(
-        """select source, rows_good, rows_bad,
-                  cast(unix_millis(finished_at) - unix_millis(started_at) as double) / 1000 as duration_s,
-                  cast(unix_millis(current_timestamp()) - unix_millis(last_committed_at) as double) / 1000 as age_s
-           from (select *, row_number() over (partition by source order by seq desc) as recency,
-                        max(case when status = 'committed' then finished_at end) over (partition by source)
-                            as last_committed_at
-                 from bronze.ingestion_batches where status in ('committed', 'quarantined'))
-           where recency = 1"""
-    ).collect()
+    latest = latest_batches(spark)
     gauges = {
         name: GaugeMetricFamily(f"lakehouse_source_{name}", text, labels=["source"])
         for name, text in _SOURCE_GAUGES.items()

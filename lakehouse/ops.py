@@ -115,3 +115,20 @@ def _as_list(value) -> list[str]:
     if not value:
         return []
     return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def latest_batches(spark: SparkSession) -> list:
+    """Each source's latest finished batch (committed or quarantined), with its seconds, the seconds since
+    the source's last committed batch (`age_s`), and when that was: what alerts and metrics both read."""
+    if not spark.catalog.tableExists("bronze.ingestion_batches"):
+        return []
+    return spark.sql(
+        """select source, batch_id, status, rows_good, rows_bad, last_committed_at,
+                  cast(unix_millis(finished_at) - unix_millis(started_at) as double) / 1000 as duration_s,
+                  cast(unix_millis(current_timestamp()) - unix_millis(last_committed_at) as double) / 1000 as age_s
+           from (select *, row_number() over (partition by source order by seq desc) as recency,
+                        max(case when status = 'committed' then finished_at end) over (partition by source)
+                            as last_committed_at
+                 from bronze.ingestion_batches where status in ('committed', 'quarantined'))
+           where recency = 1"""
+    ).collect()
