@@ -111,8 +111,10 @@ def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_
         return alerts.evaluate_tick(context).skip_message
 
     from ingestion.spark import connect
+    from ingestion.tables import ensure_tables
 
     spark = connect()  # the module's session ended with the restart of the test before this one
+    ensure_tables(spark, get_source("device_events"))  # the ledger the successful run maintains, when run alone
     tick()  # what was already wrong before this test is raised here
     assert run(["bronze.no_such_table"]) == DagsterRunStatus.FAILURE
     assert tick().startswith("1 raised, 0 resolved")
