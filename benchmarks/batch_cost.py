@@ -32,7 +32,7 @@ from ingestion.batch import Options  # noqa: E402
 from ingestion.config import settings  # noqa: E402
 from ingestion.sources import get_source  # noqa: E402
 from ingestion.spark import connect  # noqa: E402
-from lakehouse.producer import produce  # noqa: E402
+from lakehouse.samples.producer import produce  # noqa: E402
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country"
 RECORDS = 20

@@ -20,7 +20,7 @@ import time
 
 from bench_env import CLI, ROOT, fresh_home, stop_services, timed
 
-from lakehouse.dbt import dbt_executable
+from lakehouse.build.dbt import dbt_executable
 
 LOAD = "from orchestration.definitions import defs; defs.resolve_asset_graph()"
 MATERIALIZE_ALL = (

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from bench_env import CLI, DBT_TARGET, fresh_home, stop_services, timed
 from node_profile import Node, log_size, print_profile, profile
 
-from lakehouse.dbt import dbt_executable
+from lakehouse.build.dbt import dbt_executable
 
 DBT = dbt_executable()
 SLOWEST = 8
@@ -82,7 +82,7 @@ def sales_round() -> list[Node]:
     """30 new sales (new ids, each on a day of its own), ingested, then `lakehouse build`, profiled."""
     from ingestion import kafka_client
     from ingestion.spark import connect
-    from lakehouse.sample_data import one_sale
+    from lakehouse.samples.records import one_sale
 
     producer = kafka_client.producer(linger_ms=0)
     for n in range(30):

@@ -36,7 +36,7 @@ from graphlib import TopologicalSorter
 
 from bench_env import CLI, DBT_TARGET, ROOT, fresh_home, stop_services, timed
 
-from lakehouse.dbt import dbt_executable
+from lakehouse.build.dbt import dbt_executable
 
 PREFIX = "baseline_"
 
@@ -136,7 +136,7 @@ def main() -> None:
         }
 
         from ingestion.spark import connect
-        from lakehouse.checksums import gold_checksums
+        from lakehouse.verify.checksums import gold_checksums
 
         spark = connect()
         ours, theirs = gold_checksums(spark, "gold"), gold_checksums(spark, f"{PREFIX}gold")

@@ -59,7 +59,7 @@ def _message(rng: random.Random, n: int) -> bytes:
 
 
 def produce_messages(topic: str, count: int) -> int:
-    from lakehouse.producer import produce
+    from lakehouse.samples.producer import produce
 
     rng = random.Random(1)
     total_bytes = 0
@@ -199,7 +199,7 @@ def landing_file(kind: str, size: int, run: str = "") -> Path:
 
 
 def write_files(kind: str, size: int) -> int:
-    from lakehouse.sample_data import TRANSACTIONS_HEADER, encode, server_logs, social_posts, transactions
+    from lakehouse.samples.records import TRANSACTIONS_HEADER, encode, server_logs, social_posts, transactions
 
     path = landing_file(kind, size)
     path.parent.mkdir(parents=True, exist_ok=True)

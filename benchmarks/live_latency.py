@@ -25,7 +25,7 @@ from bench_env import CLI, HOME, ROOT, stop_services  # sets the environment fir
 from ingestion import kafka_client
 from ingestion.config import settings
 from ingestion.spark import connect
-from lakehouse.sample_data import one_sale
+from lakehouse.samples.records import one_sale
 
 FIRST_DAY = date(2031, 1, 1)
 GOLD = "gold.agg_sales_by_product_day"

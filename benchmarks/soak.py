@@ -32,10 +32,10 @@ from ingestion.api import Writers, ingest
 from ingestion.config import settings
 from ingestion.sources import get_source
 from ingestion.spark import connect
-from lakehouse.dbt import WarmDbt, build_what_changed
-from lakehouse.maintenance import maintain
-from lakehouse.producer import produce
-from lakehouse.sample_data import one_sale
+from lakehouse.build.dbt import WarmDbt, build_what_changed
+from lakehouse.operations.maintenance import maintain
+from lakehouse.samples.producer import produce
+from lakehouse.samples.records import one_sale
 
 SALES_PER_BATCH = 5
 RECORDS_PER_FILE = 20

@@ -159,7 +159,7 @@ class Settings:
     """The history VACUUM keeps (`lakehouse maintain`): Delta's own default, 7 days, protects queries
     still reading an older version."""
     alert_webhook: str
-    """Where alerts are POSTed as JSON, when set (`lakehouse.alerts`)."""
+    """Where alerts are POSTed as JSON, when set (`lakehouse.operations.alerts`)."""
     alert_bad_share: float
     """A batch with more bad records than this share raises an alert (below the share that quarantines it whole)."""
 

@@ -16,12 +16,12 @@ from typing import NoReturn
 from ingestion.config import PROJECT_ROOT, settings
 from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
-from lakehouse.dbt import build_what_changed, run_dbt
-from lakehouse.processes import run_in_own_group
+from lakehouse.build.dbt import build_what_changed, run_dbt
 from lakehouse.services.hdfs import hadoop_bundle, hdfs_services
 from lakehouse.services.jars import ensure_jars, kafka_bundle, s3a_bundle, spark_server_bundle
 from lakehouse.services.kafka import KafkaBroker, kafka_brokers
 from lakehouse.services.postgres import PostgresServer
+from lakehouse.services.processes import run_in_own_group
 from lakehouse.services.seaweedfs import SeaweedS3
 from lakehouse.services.service import Service
 from lakehouse.services.spark_cluster import SparkMaster, spark_workers
@@ -150,7 +150,7 @@ def _sources(names: list[str]):
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from lakehouse.sample_data import generate
+    from lakehouse.samples.records import generate
 
     both = not (args.files_only or args.topics_only)
     generate(
@@ -183,7 +183,7 @@ def cmd_land(args: argparse.Namespace) -> None:
 
 def cmd_produce_file(args: argparse.Namespace) -> None:
 
-    from lakehouse.producer import replay_file
+    from lakehouse.samples.producer import replay_file
 
     sent = replay_file(args.topic, Path(args.file), args.batch_size, args.pause)
     print(f"{args.topic}: sent {sent} rows from {args.file}")
@@ -192,11 +192,11 @@ def cmd_produce_file(args: argparse.Namespace) -> None:
 def cmd_ingest(args: argparse.Namespace) -> None:
     from ingestion.api import ingest
     from ingestion.spark import connect
-    from lakehouse.dagster_instance import record_ingestion
+    from lakehouse.build.dagster_instance import record_ingestion
 
     sources = _sources(args.sources)
     if args.follow:
-        from lakehouse.follow import follow, stop_on_ctrl_c
+        from lakehouse.build.follow import follow, stop_on_ctrl_c
 
         follow(sources, args.interval, args.build, stop_on_ctrl_c())
         return
@@ -257,7 +257,7 @@ def cmd_replay(args: argparse.Namespace) -> None:
 
 def cmd_maintain(args: argparse.Namespace) -> None:
     from ingestion.spark import connect
-    from lakehouse.maintenance import maintain
+    from lakehouse.operations.maintenance import maintain
 
     maintained = maintain(connect(), args.retain_hours, args.tables or None)
     for table in maintained:
@@ -268,7 +268,7 @@ def cmd_maintain(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     """The main job: start what is missing, load the sample data, build every layer."""
     cmd_up(args)
-    from lakehouse.sample_data import generate
+    from lakehouse.samples.records import generate
 
     generate(rows=args.rows, seed=42, files=True, topics=True, rate=None, only_if_empty=True)
     args.sources, args.max_batches, follow = [], None, args.follow
@@ -276,14 +276,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     cmd_ingest(args)
     build_what_changed()
     from ingestion.spark import connect
-    from lakehouse.checksums import checksum_lines, gold_checksums
+    from lakehouse.verify.checksums import checksum_lines, gold_checksums
 
     print("\nGold (rows and an order-independent checksum of each table, to compare two builds):")
     print("\n".join(checksum_lines(gold_checksums(connect()))))
     print(where_to_look(settings()))
     if follow:
-        from lakehouse.follow import follow as follow_sources
-        from lakehouse.follow import stop_on_ctrl_c
+        from lakehouse.build.follow import follow as follow_sources
+        from lakehouse.build.follow import stop_on_ctrl_c
 
         follow_sources(_sources([]), args.interval, build=True, stop=stop_on_ctrl_c())
 
@@ -316,8 +316,8 @@ def where_to_look(s) -> str:
 def cmd_verify(args: argparse.Namespace) -> None:
     """Every gold table recomputed from the raw inputs by DuckDB, and compared."""
     from ingestion.spark import connect
-    from lakehouse.changes import plan_build
-    from lakehouse.verify import report, timed, verify
+    from lakehouse.build.changes import plan_build
+    from lakehouse.verify.recompute import report, timed, verify
 
     spark = connect()
     timings: dict[str, float] = {}
@@ -337,7 +337,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
     if disagree:
         raise LakehouseError(
             f"{len(disagree)} gold table(s) differ from the recomputation: {', '.join(disagree)}",
-            hint="each difference is a bug in the models or in the rules of lakehouse/verify.py: see the examples above",
+            hint="each difference is a bug in the models or in the rules of lakehouse/verify/recompute.py: see the examples above",
         )
     print(f"every gold table agrees with the recomputation ({sum(c.equal for c in comparisons)} rows compared)")
 
@@ -345,7 +345,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
 def cmd_alerts(_: argparse.Namespace) -> None:
     """Check the alert conditions once (as the Dagster sensor does every 30 s), then list the open alerts."""
     from ingestion.spark import connect
-    from lakehouse.alerts import check
+    from lakehouse.operations.alerts import check
 
     checked = check(connect())
     for alert in checked.raised:
@@ -361,7 +361,7 @@ def cmd_alerts(_: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from ingestion.spark import connect
-    from lakehouse.export import export_table
+    from lakehouse.serving.export import export_table
 
     out = Path(args.out)
     table, rows = export_table(connect(), args.table, args.format, out)
@@ -370,7 +370,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_publish(args: argparse.Namespace) -> None:
     from ingestion.spark import connect
-    from lakehouse.publish import publish
+    from lakehouse.serving.publish import publish
 
     published = publish(connect(), args.tables or None)
     for table in published:
@@ -379,7 +379,7 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    from lakehouse.api import serve
+    from lakehouse.serving.api import serve
 
     cmd_up(args)
     serve(args.port)
@@ -389,7 +389,7 @@ def cmd_dashboard(args: argparse.Namespace) -> None:
     """Streamlit on 127.0.0.1, after starting the services it reads."""
     cmd_up(args)
     port = args.port or settings().dashboard_port
-    app = Path(__file__).parent / "dashboard" / "app.py"
+    app = Path(__file__).parent / "serving" / "dashboard" / "app.py"
     argv = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
@@ -415,7 +415,7 @@ def cmd_ui(args: argparse.Namespace) -> None:
     port = args.port or settings().dagster_port
     # dagster-dbt looks for `dbt` on PATH (to prepare the manifest): this environment's comes first.
     path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-    from lakehouse.dagster_instance import dagster_home
+    from lakehouse.build.dagster_instance import dagster_home
 
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "PATH": path}
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"

@@ -6,7 +6,7 @@ from dagster_dbt import DbtCliResource
 
 from ingestion.api import replay, rollback
 from ingestion.sources import get_source
-from lakehouse.maintenance import maintain
+from lakehouse.operations.maintenance import maintain
 from orchestration.bronze.resources import SparkResource
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import LakehouseTranslator

@@ -1,11 +1,11 @@
 """The alerts sensor: every 30 seconds, what is wrong now is compared with the open alerts
-(`lakehouse.alerts`): new conditions are raised, cleared ones resolved, each POSTed once to the
+(`lakehouse.operations.alerts`): new conditions are raised, cleared ones resolved, each POSTed once to the
 webhook. It requests no run."""
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
 from ingestion.errors import first_line, service_lost
-from lakehouse.alerts import check
+from lakehouse.operations.alerts import check
 from orchestration.bronze.resources import SparkResource
 
 INTERVAL_S = 30

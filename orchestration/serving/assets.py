@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from lakehouse.publish import publish
+from lakehouse.serving.publish import publish
 from orchestration.bronze.resources import SparkResource
 from orchestration.serving.resources import PostgresResource
 from orchestration.transform.assets import lakehouse_dbt_models

@@ -11,7 +11,7 @@ class PostgresResource(ConfigurableResource):
     database_url: str = ""
 
     def url(self) -> str:
-        from lakehouse.publish import target_url
+        from lakehouse.serving.publish import target_url
 
         return self.database_url or target_url()
 

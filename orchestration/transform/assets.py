@@ -8,9 +8,9 @@ from dagster import AssetExecutionContext, AssetKey, Config, Output
 from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 from pyspark.errors import PySparkException
 
-from lakehouse.changes import BuildPlan, plan_build, record_build, record_sources
-from lakehouse.dbt import COMPLETED
-from lakehouse.ops import record_dbt_run
+from lakehouse.build.changes import BuildPlan, plan_build, record_build, record_sources
+from lakehouse.build.dbt import COMPLETED
+from lakehouse.operations.records import record_dbt_run
 from orchestration.bronze.resources import SparkResource
 from orchestration.transform.project import dbt_project
 from orchestration.transform.translator import LakehouseTranslator

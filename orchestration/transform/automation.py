@@ -8,7 +8,7 @@ missing when the condition is first evaluated. The lakehouse's condition instead
 - waits for missing dbt dependencies (seeds, models) that this tick does not request too, but not
   for bronze or the ledger: they exist from `lakehouse up` on, empty until a source delivers;
 - never while it or what it reads is being built.
-The CLI records its own ingestions and builds in the instance (`lakehouse.dagster_instance`), so
+The CLI records its own ingestions and builds in the instance (`lakehouse.build.dagster_instance`), so
 both agree on what is up to date.
 """
 

@@ -2,7 +2,7 @@
 
 from dagster_dbt import DbtCliResource
 
-from lakehouse.dbt import dbt_executable
+from lakehouse.build.dbt import dbt_executable
 from orchestration.transform.project import dbt_project
 
 

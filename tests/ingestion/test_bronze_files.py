@@ -15,7 +15,7 @@ from ingestion.lines import LineFile, line_file, staged_lines
 from ingestion.sources import get_source
 from ingestion.spark import session_settings
 from ingestion.storage import LocalFolder, StoredFile, local_file
-from lakehouse.sample_data import server_logs
+from lakehouse.samples.records import server_logs
 from tests.conftest import land, rows
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status\n"

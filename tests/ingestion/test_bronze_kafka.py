@@ -23,8 +23,8 @@ from ingestion.recovery import rollback
 from ingestion.sources import get_source
 from ingestion.tables import ensure_tables
 from ingestion.topics import ingest_topic, write_kafka_batch
-from lakehouse.producer import produce
-from lakehouse.sample_data import device_events, encode
+from lakehouse.samples.producer import produce
+from lakehouse.samples.records import device_events, encode
 from tests.conftest import PROJECT_ROOT, lakehouse_cli, rows
 
 SALES_MESSAGE = {

@@ -12,8 +12,8 @@ from ingestion.errors import LakehouseError
 from ingestion.files import ingest_files
 from ingestion.sources import get_source
 from ingestion.topics import ingest_topic
-from lakehouse.producer import produce
-from lakehouse.sample_data import ad_events, encode, server_logs
+from lakehouse.samples.producer import produce
+from lakehouse.samples.records import ad_events, encode, server_logs
 from tests.conftest import land, rows
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.spark import connect
-from lakehouse.checksums import gold_checksums
+from lakehouse.verify.checksums import gold_checksums
 from tests.lakehouse.conftest import BUILT_ENV, HOME, built_cli, built_environment
 
 pytestmark = pytest.mark.changes

@@ -100,7 +100,7 @@ def _query(env: dict[str, str], code: str) -> object:
     return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
 
 
-GOLD_CHECKSUMS = "from lakehouse.checksums import gold_checksums\nresult = gold_checksums(spark)"
+GOLD_CHECKSUMS = "from lakehouse.verify.checksums import gold_checksums\nresult = gold_checksums(spark)"
 
 
 def _loopback(address: str) -> bool:
@@ -225,7 +225,7 @@ def test_the_pipeline_gives_the_gold_of_local_mode_on_the_same_input(cluster, bu
 def test_dagster_rollback_replay_and_thrift_work_unchanged_on_hdfs(cluster, tmp_path):
     from openpyxl import load_workbook
 
-    from lakehouse.sample_data import write_landing_files
+    from lakehouse.samples.records import write_landing_files
 
     (workbook,) = write_landing_files(tmp_path / "generated", seed=11, rows=100)["water_methods"]
     methods = sum(1 for row in load_workbook(workbook).active.iter_rows(min_row=2) if any(c.value for c in row))

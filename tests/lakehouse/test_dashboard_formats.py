@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ingestion.plans import OffsetRange
-from lakehouse.dashboard.formats import compact_eur, every_period
+from lakehouse.serving.dashboard.formats import compact_eur, every_period
 
 pytestmark = pytest.mark.fast
 

@@ -13,7 +13,7 @@ import time
 from pyspark.errors import PySparkException
 
 from ingestion.spark import connect
-from lakehouse.producer import produce
+from lakehouse.samples.producer import produce
 from tests.conftest import PROJECT_ROOT, lakehouse_cli, rows
 
 

@@ -68,7 +68,7 @@ def test_sample_data_is_ingested_and_built_into_the_s3_bucket(s3_lakehouse):
     assert build.returncode == 0, build.stdout[-4000:]
 
     program = (
-        "import json\nfrom ingestion.spark import connect\nfrom lakehouse.checksums import gold_checksums\n"
+        "import json\nfrom ingestion.spark import connect\nfrom lakehouse.verify.checksums import gold_checksums\n"
         "spark = connect()\ngold = gold_checksums(spark)\n"
         "where = {t: spark.sql(f'describe detail {t}').first()['location'] for t in "
         "['bronze.transactions__all', 'bronze.sales__all', *(f'gold.{name}' for name, _, _ in gold)]}\n"

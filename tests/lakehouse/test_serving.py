@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ingestion.tables import BATCH_INPUT
-from lakehouse.dashboard.formats import compact_eur
+from lakehouse.serving.dashboard.formats import compact_eur
 from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
 from tests.lakehouse.conftest import BUILT_ENV, HOME, built_cli, built_environment
 from tests.lakehouse.conftest import built_sql as _gold

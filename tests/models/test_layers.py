@@ -19,8 +19,8 @@ import pytest
 
 from ingestion.api import Options, ingest
 from ingestion.sources import SOURCES
-from lakehouse import sample_data
-from lakehouse.producer import produce
+from lakehouse.samples import records as sample_data
+from lakehouse.samples.producer import produce
 from tests.conftest import DBT_TARGET, PROJECT_ROOT, dbt_cli, lakehouse_cli, land, rows, xlsx_bytes
 
 ROWS = 3000

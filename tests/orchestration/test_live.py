@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 
 from ingestion.config import PROJECT_ROOT, side_by_side_environment
-from lakehouse.sample_data import one_sale
+from lakehouse.samples.records import one_sale
 from tests.conftest import stop_process_group
 
 LIVE_ENV = {

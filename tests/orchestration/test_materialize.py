@@ -6,8 +6,8 @@ import random
 
 from dagster import AssetKey, DagsterInstance
 
-from lakehouse import sample_data
-from lakehouse.producer import produce
+from lakehouse.samples import records as sample_data
+from lakehouse.samples.producer import produce
 from orchestration.definitions import defs
 from orchestration.transform.project import dbt_project
 from tests.conftest import land, rows

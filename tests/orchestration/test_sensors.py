@@ -6,8 +6,8 @@ from dagster import DagsterInstance, build_sensor_context
 
 from ingestion.api import Options, ingest
 from ingestion.sources import get_source
-from lakehouse import sample_data
-from lakehouse.producer import produce
+from lakehouse.samples import records as sample_data
+from lakehouse.samples.producer import produce
 from orchestration.bronze.resources import spark_resource
 from orchestration.bronze.sensors import sensors
 from orchestration.definitions import defs
@@ -96,7 +96,7 @@ def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_
     for name in SOURCES:  # no source turns stale between two ticks
         monkeypatch.setenv(f"LAKEHOUSE_{name.upper()}_FRESHNESS_MINUTES", "1000000")
 
-    from lakehouse.dagster_instance import dagster_home
+    from lakehouse.build.dagster_instance import dagster_home
     from orchestration.operations.sensors import alerts
 
     instance = DagsterInstance.from_config(str(dagster_home()))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ingestion import kafka_client, storage
 from ingestion.config import settings
-from lakehouse.producer import produce
+from lakehouse.samples.producer import produce
 
 DEFECT_RATE = 0.01
 DUPLICATE_RATE = 0.005

@@ -44,11 +44,11 @@ def _record_if_building(args: tuple[str, ...]) -> None:
     results, and a `dbt test`'s, into `ops` (where alerts and the operations page read them)."""
     if args and args[0] in (*BUILDING_COMMANDS, "test"):
         from ingestion.spark import connect
-        from lakehouse.ops import record_dbt_run
+        from lakehouse.operations.records import record_dbt_run
 
         record_dbt_run(connect(), target_dir(), via="lakehouse CLI")
     if args and args[0] in BUILDING_COMMANDS:
-        from lakehouse.dagster_instance import record_dbt_build
+        from lakehouse.build.dagster_instance import record_dbt_build
 
         record_dbt_build(target_dir())
 
@@ -78,7 +78,7 @@ class WarmDbt:
         """dbt's exit code: 0, 1 when a node failed, 2 when dbt itself failed."""
         from dbt.cli.main import dbtRunner
 
-        from lakehouse.changes import project_fingerprint
+        from lakehouse.build.changes import project_fingerprint
 
         where = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
         argv = [*args, "--target", settings().dbt_target]
@@ -96,10 +96,10 @@ class WarmDbt:
 
 def build_what_changed(everything: bool = False, dbt: WarmDbt | None = None) -> None:
     """`dbt build` of what new batches, project changes and last time's failures reach (see
-    `lakehouse.changes`); nothing at all when there are none. Everything the first time.
+    `lakehouse.build.changes`); nothing at all when there are none. Everything the first time.
     `dbt`: run in this process, as kept from one build to the next."""
     from ingestion.spark import connect
-    from lakehouse.changes import plan_build, record_build
+    from lakehouse.build.changes import plan_build, record_build
 
     plan = plan_build(connect(), everything=everything)
     print(f"dbt build: {plan.why}", flush=True)

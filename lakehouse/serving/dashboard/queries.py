@@ -15,7 +15,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 
 from ingestion.tables import BATCH_INPUT
-from lakehouse.dbt import target_dir
+from lakehouse.build.dbt import target_dir
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from ingestion.api import Writers, ingest
 from ingestion.errors import LakehouseError, first_line, service_lost
 from ingestion.sources import Source
 from ingestion.spark import connect
-from lakehouse.dagster_instance import record_ingestion
-from lakehouse.dbt import WarmDbt, build_what_changed
+from lakehouse.build.dagster_instance import record_ingestion
+from lakehouse.build.dbt import WarmDbt, build_what_changed
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ ALERT_INTERVAL_S = 30
 def check_alerts_until(stop: threading.Event) -> None:
     """What the Dagster sensor `alerts` does, for a lakehouse followed without Dagster: every 30 s,
     beside the rounds (a check takes seconds, which the rounds do not wait for)."""
-    from lakehouse.alerts import check
+    from lakehouse.operations.alerts import check
 
     while not stop.wait(ALERT_INTERVAL_S):
         try:

@@ -28,9 +28,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ingestion.config import settings
 from ingestion.network import Port, port_answers
-from lakehouse.catalog import ServedTable, served_tables
-from lakehouse.export import utc
-from lakehouse.metrics import registry
+from lakehouse.operations.metrics import registry
+from lakehouse.serving.catalog import ServedTable, served_tables
+from lakehouse.serving.export import utc
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

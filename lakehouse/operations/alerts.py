@@ -30,8 +30,8 @@ from pyspark.sql import SparkSession
 
 from ingestion.config import settings
 from ingestion.sources import SOURCES
-from lakehouse.export import utc
-from lakehouse.ops import BUILDS, NODES, TESTS, ensure_ops_tables, latest_batches
+from lakehouse.operations.records import BUILDS, NODES, TESTS, ensure_ops_tables, latest_batches
+from lakehouse.serving.export import utc
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def failed_runs() -> list[Condition]:
         return []
     from dagster import DagsterRunStatus
 
-    from lakehouse.dagster_instance import latest_finished_runs
+    from lakehouse.build.dagster_instance import latest_finished_runs
 
     return [
         Condition("run_failed", job, f"the latest run of the Dagster job {job} failed (run {run.run_id[:8]})")

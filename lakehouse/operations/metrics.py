@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from ingestion.config import settings
 from ingestion.network import Port, port_answers
 from ingestion.sources import SOURCES
-from lakehouse.ops import BUILDS, latest_batches
+from lakehouse.operations.records import BUILDS, latest_batches
 
 log = logging.getLogger(__name__)
 

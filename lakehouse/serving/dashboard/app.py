@@ -14,8 +14,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lakehouse.dashboard import queries as q
-from lakehouse.dashboard.formats import compact_eur, eur, every_period
+from lakehouse.serving.dashboard import queries as q
+from lakehouse.serving.dashboard.formats import compact_eur, eur, every_period
 
 REFRESH_S = float(os.environ.get("LAKEHOUSE_DASHBOARD_REFRESH", "10"))
 

@@ -18,7 +18,7 @@ from pyspark.sql import types as T
 
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
-from lakehouse.export import CHUNK_ROWS, chunks, utc
+from lakehouse.serving.export import CHUNK_ROWS, chunks, utc
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Sample data for every source, and the Kafka producer that sends it."""

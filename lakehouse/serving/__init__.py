@@ -1,0 +1,2 @@
+"""What readers get: the served tables and their columns, the REST API, the dashboard, PostgreSQL
+publishing and file exports."""
