@@ -26,6 +26,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from ingestion import tables
+from ingestion.batch_status import BatchStatus
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import Batch, Ledger
@@ -178,7 +179,10 @@ class BatchWriter:
         for batch in self.ledger.legacy_started():
             version = next((version for version, metadata in commits if metadata == batch.batch_id), None)
             if version is None:
-                batch.status, batch.note = "abandoned", "interrupted before it was written; its input is planned again"
+                batch.status, batch.note = (
+                    BatchStatus.ABANDONED,
+                    "interrupted before it was written; its input is planned again",
+                )
                 self.ledger.record(batch)
             else:
                 batch.delta_version = version
@@ -204,13 +208,13 @@ class BatchWriter:
     def _judge(self, batch: Batch, total: int, bad: int) -> None:
         """What the batch's records mean: its good ones visible, or none (quarantined whole)."""
         if self._is_bad_whole(total, bad):
-            batch.status, batch.rows_good, batch.rows_bad = "quarantined", 0, total
+            batch.status, batch.rows_good, batch.rows_bad = BatchStatus.QUARANTINED, 0, total
             batch.note = (
                 f"{bad} of {total} records bad ({bad / total:.0%}), above the threshold of "
                 f"{self.options.bad_share_threshold:.0%}: the whole batch is in quarantine"
             )
         else:
-            batch.status, batch.rows_good, batch.rows_bad = "committed", total - bad, bad
+            batch.status, batch.rows_good, batch.rows_bad = BatchStatus.COMMITTED, total - bad, bad
 
     def _append(self, frame: DataFrame, batch: Batch) -> None:
         metadata = WrittenBatch.of(batch, self._writer_id).to_json()
@@ -287,5 +291,11 @@ class WrittenBatch:
 
     def batch(self, source: Source) -> Batch:
         return Batch(
-            self.batch_id, source.name, self.seq, "started", self.plan, note=self.note, started_at=self.started_at
+            self.batch_id,
+            source.name,
+            self.seq,
+            BatchStatus.STARTED,
+            self.plan,
+            note=self.note,
+            started_at=self.started_at,
         )

@@ -233,6 +233,9 @@ class Settings:
         return self.cache / "jars"
 
 
+POSTGRES_URL_VARIABLE = "LAKEHOUSE_POSTGRES_URL"
+"""Named once: Dagster reads it as an `EnvVar`, so that its UI never shows the URL's password."""
+
 SIDE_BY_SIDE_PORT_OFFSETS = {"test": 100, "bench": 200, "live": 300, "built": 400, "cluster": 500, "s3": 600}
 """How far each lakehouse beside the default one shifts the default ports. Hundreds, so that every
 port stays under 32768, below the range Linux picks client ports from, where an open client socket
@@ -308,7 +311,7 @@ def settings() -> Settings:
         s3_access_key=_env("LAKEHOUSE_S3_ACCESS_KEY", ""),
         s3_secret_key=_env("LAKEHOUSE_S3_SECRET_KEY", ""),
         postgres_port=postgres_port,
-        postgres_url=_env("LAKEHOUSE_POSTGRES_URL", ""),
+        postgres_url=_env(POSTGRES_URL_VARIABLE, ""),
         publish_after_build=_env_flag("LAKEHOUSE_PUBLISH_AFTER_BUILD", True),
         api_port=_env_number("LAKEHOUSE_API_PORT", 8000),
         api_token=_env("LAKEHOUSE_API_TOKEN", ""),

@@ -14,6 +14,7 @@ from typing import TypeVar
 from pyspark.sql import SparkSession
 
 from ingestion.batch import BatchWriter, Options, Writers
+from ingestion.batch_status import LANDED, BatchStatus
 from ingestion.landing import file_sha256, landing_folder
 from ingestion.ledger import Batch, file_progress
 from ingestion.lines import LineFile, in_one_split, line_file, staged_lines
@@ -115,7 +116,7 @@ def _ingest_from(writer: BatchWriter, first: FilePlan, stop: Event | None) -> li
 def _skip_unreadable(writer: BatchWriter, plan: FilePlan, defect: str) -> Batch:
     """A ledger entry that lands nothing: this version of the file is skipped until it changes."""
     batch = writer.ledger.start(FilePlan(plan.file, plan.sha256, 0, plan.max_records, records=0, eof=True))
-    batch.status, batch.rows_good, batch.rows_bad = "unreadable", 0, 0
+    batch.status, batch.rows_good, batch.rows_bad = BatchStatus.UNREADABLE, 0, 0
     batch.note = f"{plan.file}: {defect}; file skipped"
     writer.ledger.record(batch)
     log.error("%s: %s", writer.source.name, batch.note)
@@ -129,10 +130,10 @@ def _take_back(writer: BatchWriter, plan: FilePlan) -> list[Batch]:
         for b in writer.ledger.batches
         if isinstance(b.plan, FilePlan)
         and (b.plan.file, b.plan.sha256) == (plan.file, plan.sha256)
-        and b.status in ("committed", "quarantined")
+        and b.status in LANDED
     ]
     for batch in landed:
-        batch.status, batch.note = "rolled_back", "rolled back: the rest of its file turned out unreadable"
+        batch.status, batch.note = BatchStatus.ROLLED_BACK, "rolled back: the rest of its file turned out unreadable"
         writer.ledger.record(batch)
     return landed
 

@@ -8,15 +8,10 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from ingestion import tables
+from ingestion.batch_status import DONE, BatchStatus
 from ingestion.errors import LakehouseError
 from ingestion.plans import FilePlan, KafkaPlan, Plan, plan_from_json, plan_to_json
 from ingestion.sources import Source
-
-DONE = ("committed", "quarantined", "rolled_back", "unreadable")
-"""A batch in one of these states holds its input: the next batch plans from where it ended.
-An `unreadable` batch lands nothing: it marks a damaged file version as skipped, with the reason.
-A batch is `started` only in the memory of the run writing it (its plan travels in its bronze
-commit); an `abandoned` one, from a data home of before, held nothing and its input is planned again."""
 
 
 @dataclass
@@ -24,7 +19,7 @@ class Batch:
     batch_id: str
     source: str
     seq: int
-    status: str
+    status: BatchStatus
     plan: Plan
     rows_good: int | None = None
     rows_bad: int | None = None
@@ -34,7 +29,7 @@ class Batch:
 
     def describe(self) -> str:
         """One line about the batch, for people."""
-        extra = f" - {self.note}" if self.note and self.status != "committed" else ""
+        extra = f" - {self.note}" if self.note and self.status != BatchStatus.COMMITTED else ""
         return (
             f"batch {self.batch_id} {self.status}: {self.rows_good} rows to bronze, {self.rows_bad} quarantined "
             f"({self.plan.describe()}){extra}"
@@ -52,7 +47,7 @@ def read_batches(spark: SparkSession, source: Source) -> list[Batch]:
             batch_id=row.batch_id,
             source=row.source,
             seq=row.seq,
-            status=row.status,
+            status=BatchStatus(row.status),
             plan=plan_from_json(row.plan),
             rows_good=row.rows_good,
             rows_bad=row.rows_bad,
@@ -88,7 +83,13 @@ class Ledger:
         """The next batch, `started` in this run only: the ledger hears of it once it is written."""
         seq = max((batch.seq for batch in self.batches), default=0) + 1
         return Batch(
-            f"{self.source.name}-{seq:06d}", self.source.name, seq, "started", plan, note=note, started_at=_now()
+            f"{self.source.name}-{seq:06d}",
+            self.source.name,
+            seq,
+            BatchStatus.STARTED,
+            plan,
+            note=note,
+            started_at=_now(),
         )
 
     def record(self, batch: Batch) -> None:
@@ -129,7 +130,7 @@ class Ledger:
 
     def legacy_started(self) -> list[Batch]:
         """Batches a data home of before left `started` in the ledger (an interrupted run)."""
-        return [batch for batch in self.batches if batch.status == "started"]
+        return [batch for batch in self.batches if batch.status == BatchStatus.STARTED]
 
 
 def _now() -> datetime:
@@ -152,7 +153,7 @@ def kafka_positions(batches: list[Batch]) -> dict[int, int]:
     """Per partition, the offset up to which batches were planned (the next batch starts there)."""
     positions: dict[int, int] = {}
     for batch in batches:
-        if isinstance(batch.plan, KafkaPlan) and batch.status != "abandoned":
+        if isinstance(batch.plan, KafkaPlan) and batch.status != BatchStatus.ABANDONED:
             for r in batch.plan.ranges:
                 positions[r.partition] = max(positions.get(r.partition, 0), r.end)
     return positions

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 
 from ingestion import tables
 from ingestion.batch import BatchWriter, Options
+from ingestion.batch_status import LANDED, BatchStatus
 from ingestion.errors import LakehouseError
 from ingestion.files import records_from, whole_file, write_file_batch, write_whole_file
 from ingestion.landing import file_sha256, landing_folder
@@ -35,10 +36,8 @@ def rollback(spark: SparkSession, source: Source, batch_id: str) -> Batch:
     """Hide a batch from every reader: one ledger event (its records stay in bronze for a replay)."""
     with source_lock(source):
         writer = BatchWriter(spark, source, Options())
-        batch = _batch_in(
-            writer, batch_id, ("committed", "quarantined"), "only committed or quarantined batches can be rolled back"
-        )
-        batch.status = "rolled_back"
+        batch = _batch_in(writer, batch_id, LANDED, "only committed or quarantined batches can be rolled back")
+        batch.status = BatchStatus.ROLLED_BACK
         batch.note = f"rolled back; its records stay in {source.all_records} (`lakehouse purge` deletes them)"
         writer.ledger.record(batch)
         log.info("%s: %s rolled back", source.name, batch_id)
@@ -52,7 +51,7 @@ def purge(spark: SparkSession, source: Source, batch_id: str) -> Batch:
         batch = _batch_in(
             writer,
             batch_id,
-            ("rolled_back", "quarantined"),
+            (BatchStatus.ROLLED_BACK, BatchStatus.QUARANTINED),
             "only rolled-back or quarantined batches can be purged",
             hint=f"roll it back first: lakehouse rollback {source.name} {batch_id}",
         )
@@ -74,7 +73,7 @@ def replay(spark: SparkSession, source: Source, batch_id: str) -> Batch:
         batch = _batch_in(
             writer,
             batch_id,
-            ("rolled_back",),
+            (BatchStatus.ROLLED_BACK,),
             "roll it back first (replaying it now would duplicate its rows)",
             hint=f"lakehouse rollback {source.name} {batch_id}",
         )

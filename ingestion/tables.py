@@ -21,6 +21,7 @@ import logging
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import types as T
 
+from ingestion.batch_status import BatchStatus
 from ingestion.sources import SOURCES, Source
 from ingestion.validation import typed_columns
 
@@ -89,7 +90,7 @@ started as (
 select
     ranked.batch_id, ranked.source, ranked.seq, ranked.status,
     started.started_at,
-    case when ranked.status != 'started' then ranked.event_at end as finished_at,
+    case when ranked.status != '{BatchStatus.STARTED}' then ranked.event_at end as finished_at,
     ranked.rows_good, ranked.rows_bad,
     get_json_object(ranked.plan, '$.topic') as kafka_topic,
     get_json_object(ranked.plan, '$.ranges') as kafka_offset_ranges,
@@ -119,7 +120,7 @@ def all_records_columns(source: Source) -> list[tuple[str, T.DataType]]:
 # Enforced by Delta on every write, so no dbt test has to scan bronze for it.
 NOT_NULL = {"_batch_id"}
 
-VISIBLE_BATCHES = f"select batch_id from {BATCHES} where status = 'committed'"
+VISIBLE_BATCHES = f"select batch_id from {BATCHES} where status = '{BatchStatus.COMMITTED}'"
 """The batches whose good records readers see: the rule every reader of bronze goes through."""
 
 
@@ -254,7 +255,8 @@ select
     records._ingested_at as quarantined_at
 from {SCHEMA}.{table} as records
 inner join {BATCHES} as batches on records._batch_id = batches.batch_id
-where (batches.status = 'committed' and records._reason is not null) or batches.status = 'quarantined'
+where (batches.status = '{BatchStatus.COMMITTED}' and records._reason is not null)
+    or batches.status = '{BatchStatus.QUARANTINED}'
 """
 
 

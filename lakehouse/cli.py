@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
+from ingestion.batch_status import BatchStatus
 from ingestion.config import PROJECT_ROOT, settings
 from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
@@ -208,7 +209,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         good = sum(b.rows_good or 0 for b in batches)
         bad = sum(b.rows_bad or 0 for b in batches)
         print(f"{source.name}: {len(batches)} batches, {good} rows to {source.table}, {bad} quarantined")
-        skipped += [f"{source.name}/{b.note}" for b in batches if b.status == "unreadable"]
+        skipped += [f"{source.name}/{b.note}" for b in batches if b.status == BatchStatus.UNREADABLE]
     if skipped:
         raise LakehouseError(
             f"{len(skipped)} file(s) could not be read; nothing of them landed, everything else did:\n  "

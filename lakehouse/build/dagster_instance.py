@@ -17,6 +17,7 @@ from pathlib import Path
 from ingestion.config import PROJECT_ROOT, settings
 from ingestion.ledger import Batch
 from ingestion.sources import Source
+from ingestion.batch_status import LANDED
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def record_ingestion(source: Source, batches: Iterable[Batch]) -> None:
     """A materialisation of `bronze/<source>` when batches landed rows (or quarantined some)."""
     from dagster import AssetKey, AssetMaterialization
 
-    landed = [b for b in batches if b.status in ("committed", "quarantined")]
+    landed = [b for b in batches if b.status in LANDED]
     if not landed:
         return
     metadata = {

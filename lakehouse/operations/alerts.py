@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
+from ingestion.batch_status import BatchStatus
 from ingestion.config import settings
 from ingestion.sources import SOURCES
 from lakehouse.operations.records import BUILDS, NODES, TESTS, ensure_ops_tables, latest_batches
@@ -176,8 +177,8 @@ def bad_batches(latest: list) -> list[Condition]:
     for row in latest:
         good, rejected = row.rows_good or 0, row.rows_bad or 0
         share = rejected / (good + rejected) if good + rejected else 0.0
-        if row.status == "quarantined" or share > limit:
-            what = "was quarantined whole" if row.status == "quarantined" else "landed"
+        if row.status == BatchStatus.QUARANTINED or share > limit:
+            what = "was quarantined whole" if row.status == BatchStatus.QUARANTINED else "landed"
             bad.append(
                 Condition(
                     "bad_batch",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from ingestion.batch_status import BatchStatus
+
 log = logging.getLogger(__name__)
 
 BUILDS = "ops.dbt_builds"
@@ -123,12 +125,12 @@ def latest_batches(spark: SparkSession) -> list:
     if not spark.catalog.tableExists("bronze.ingestion_batches"):
         return []
     return spark.sql(
-        """select source, batch_id, status, rows_good, rows_bad, last_committed_at,
+        f"""select source, batch_id, status, rows_good, rows_bad, last_committed_at,
                   cast(unix_millis(finished_at) - unix_millis(started_at) as double) / 1000 as duration_s,
                   cast(unix_millis(current_timestamp()) - unix_millis(last_committed_at) as double) / 1000 as age_s
            from (select *, row_number() over (partition by source order by seq desc) as recency,
-                        max(case when status = 'committed' then finished_at end) over (partition by source)
+                        max(case when status = '{BatchStatus.COMMITTED}' then finished_at end) over (partition by source)
                             as last_committed_at
-                 from bronze.ingestion_batches where status in ('committed', 'quarantined'))
+                 from bronze.ingestion_batches where status in ('{BatchStatus.COMMITTED}', '{BatchStatus.QUARANTINED}'))
            where recency = 1"""
     ).collect()

@@ -26,6 +26,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ingestion.batch_status import BatchStatus
 from ingestion.config import settings
 from ingestion.network import Port, port_answers
 from lakehouse.operations.metrics import registry
@@ -257,7 +258,7 @@ def _freshness() -> list[dict]:
         _spark.get()
         .sql(
             "select source, max(finished_at) as last_batch_at, sum(rows_good) as rows_landed "
-            "from bronze.ingestion_batches where status = 'committed' group by source order by source"
+            f"from bronze.ingestion_batches where status = '{BatchStatus.COMMITTED}' group by source order by source"
         )
         .collect()
     )

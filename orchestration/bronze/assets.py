@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from ingestion.api import Batch, ingest
+from ingestion.batch_status import BatchStatus
 from ingestion.config import settings
 from ingestion.plans import FilePlan, KafkaPlan
 from ingestion.sources import SOURCES, Source
@@ -51,7 +52,7 @@ def batch_metadata(batches: list[Batch]) -> dict:
         "rows_quarantined": sum(b.rows_bad or 0 for b in batches),
         "batches": len(batches),
         "batch_ids": MetadataValue.json([b.batch_id for b in batches]),
-        "batches_quarantined_whole": sum(1 for b in batches if b.status == "quarantined"),
+        "batches_quarantined_whole": sum(1 for b in batches if b.status == BatchStatus.QUARANTINED),
         "files": MetadataValue.json(files),
         "offset_ranges": MetadataValue.json(ranges),
         "delta_version": max(versions) if versions else None,
@@ -64,7 +65,7 @@ READABLE = "files_readable"
 def readable_check(batches: list[Batch]) -> AssetCheckResult:
     """Fails, naming each file and its defect, when a landing file could not be read (the other
     files landed all the same)."""
-    skipped = [b.note for b in batches if b.status == "unreadable"]
+    skipped = [b.note for b in batches if b.status == BatchStatus.UNREADABLE]
     return AssetCheckResult(
         check_name=READABLE,
         passed=not skipped,
@@ -107,7 +108,7 @@ def bronze_asset(source: Source) -> AssetsDefinition:
             f"{metadata['rows_quarantined']} quarantined, in {metadata['batches']} batches"
         )
         for batch in batches:
-            if batch.status == "unreadable":
+            if batch.status == BatchStatus.UNREADABLE:
                 context.log.error(f"{source.name}: {batch.note}")
         return MaterializeResult(
             metadata={k: v for k, v in metadata.items() if v is not None},

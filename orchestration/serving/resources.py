@@ -1,8 +1,8 @@
 """Where gold is published, configured from the environment (LAKEHOUSE_POSTGRES_URL)."""
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 
-from ingestion.config import settings
+from ingestion.config import POSTGRES_URL_VARIABLE, settings
 
 
 class PostgresResource(ConfigurableResource):
@@ -17,4 +17,6 @@ class PostgresResource(ConfigurableResource):
 
 
 def postgres_resource() -> PostgresResource:
-    return PostgresResource(database_url=settings().postgres_url)
+    # An EnvVar, not its value: the URL may hold a password, and Dagster's UI shows only the
+    # variable's name. Unset, the project's own server (which has no password) is the target.
+    return PostgresResource(database_url=EnvVar(POSTGRES_URL_VARIABLE) if settings().postgres_url else "")

@@ -1,6 +1,9 @@
 """The code location loads, and its asset graph is one lineage from landing zone to gold."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from dagster import AssetKey
@@ -97,3 +100,23 @@ def test_a_run_knows_which_dbt_models_it_selected():
         "countries", "fct_order_lines", "stg_transactions__order_lines"
     ]  # fmt: skip
     assert not some.everything_selected
+
+
+def test_a_postgres_url_reaches_dagster_by_its_variable_name_never_its_password():
+    # A process of its own: settings are read once per process.
+    probe = (
+        "from dagster import EnvVar\n"
+        "from orchestration.definitions import defs\n"
+        "resource = defs.resources['postgres']\n"
+        "print(isinstance(resource.database_url, EnvVar), resource.database_url.env_var_name, 's3cret' in repr(resource))\n"
+    )
+    url = "postgresql://publisher:s3cret@127.0.0.1:5999/gold"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "LAKEHOUSE_POSTGRES_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "LAKEHOUSE_POSTGRES_URL", "False"]

@@ -14,6 +14,7 @@ from datetime import date
 import pandas as pd
 from pyspark.sql import SparkSession
 
+from ingestion.batch_status import BatchStatus
 from ingestion.tables import BATCH_INPUT
 from lakehouse.build.dbt import target_dir
 
@@ -195,11 +196,11 @@ def freshness(spark: SparkSession) -> pd.DataFrame:
     """Per source: its last committed batch, how long ago, and what bronze holds."""
     return _pandas(
         spark,
-        """select source, max(finished_at) as last_batch_at,
+        f"""select source, max(finished_at) as last_batch_at,
                   cast((unix_timestamp(current_timestamp()) - unix_timestamp(max(finished_at))) / 60 as decimal(18, 1))
                       as minutes_ago,
                   sum(rows_good) as rows_landed, sum(rows_bad) as rows_quarantined, count(*) as batches
-           from bronze.ingestion_batches where status = 'committed' group by source order by source""",
+           from bronze.ingestion_batches where status = '{BatchStatus.COMMITTED}' group by source order by source""",
     )
 
 
