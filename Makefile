@@ -112,10 +112,12 @@ bench-soak: install
 	$(BIN)/python benchmarks/soak.py $(BENCH_ARGS)
 
 # sqlfluff's dbt templater compiles the models, and `is_incremental()` asks the Spark server.
-# The Python half of `make lint`, which `make test` runs first (the suite runs sqlfluff itself).
+# The Python half of `make lint`, which `make test` runs first (the suite runs sqlfluff itself):
+# ruff, and the type check of the ingestion library (mypy, configured in pyproject.toml).
 lint-python: install
 	$(BIN)/ruff check ingestion lakehouse orchestration tests benchmarks
 	$(BIN)/ruff format --check ingestion lakehouse orchestration tests benchmarks
+	$(BIN)/mypy
 
 lint: lint-python
 	$(BIN)/lakehouse spark start

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_env import CLI, ROOT, timed  # noqa: E402  (sets the environment first)
 from ingestion import batch, files, ledger, tables, topics  # noqa: E402
 from ingestion.batch import Options  # noqa: E402
-from ingestion.config import settings  # noqa: E402
 from ingestion.sources import get_source  # noqa: E402
 from ingestion.spark import connect  # noqa: E402
 from lakehouse.samples.producer import produce  # noqa: E402
+from lakehouse.settings import settings  # noqa: E402
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country"
 RECORDS = 20

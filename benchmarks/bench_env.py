@@ -11,7 +11,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from ingestion.config import side_by_side_environment  # noqa: E402  (reads no setting yet)
+from lakehouse.settings import side_by_side_environment  # noqa: E402  (reads no setting yet)
 
 BENCH_ENV = side_by_side_environment("bench")
 os.environ.update(BENCH_ENV)

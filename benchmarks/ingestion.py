@@ -35,9 +35,9 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_env import ROOT, fresh_home, peak_mib, stop_services  # noqa: E402  (sets the environment first)
 from ingestion import kafka_client  # noqa: E402
-from ingestion.config import settings  # noqa: E402
 from ingestion.sources import Source, get_source  # noqa: E402
 from lakehouse.services.spark_server import SparkServer  # noqa: E402
+from lakehouse.settings import settings  # noqa: E402
 
 
 def bench_source(kind: str, size: int, run: str = "", topic: str | None = None) -> Source:

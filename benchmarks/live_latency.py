@@ -23,9 +23,9 @@ from pathlib import Path
 from bench_env import CLI, HOME, ROOT, stop_services  # sets the environment first
 
 from ingestion import kafka_client
-from ingestion.config import settings
 from ingestion.spark import connect
 from lakehouse.samples.records import one_sale
+from lakehouse.settings import settings
 
 FIRST_DAY = date(2031, 1, 1)
 GOLD = "gold.agg_sales_by_product_day"

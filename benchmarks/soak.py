@@ -29,13 +29,13 @@ from pathlib import Path
 from bench_env import CLI, ROOT, fresh_home, service_memory, timed  # sets the environment first
 
 from ingestion.api import Writers, ingest
-from ingestion.config import settings
 from ingestion.sources import get_source
 from ingestion.spark import connect
 from lakehouse.build.dbt import WarmDbt, build_what_changed
 from lakehouse.operations.maintenance import maintain
 from lakehouse.samples.producer import produce
 from lakehouse.samples.records import one_sale
+from lakehouse.settings import settings
 
 SALES_PER_BATCH = 5
 RECORDS_PER_FILE = 20

@@ -62,14 +62,16 @@ class Options:
 
 def crash_point(name: str) -> None:
     """Fault injection for the exactly-once tests: die here as `kill -9` would."""
-    if os.environ.get("LAKEHOUSE_CRASH_AT") == name:
+    if settings().crash_at == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fields_array(records: list[Record]) -> pa.MapArray:
     """Each record's fields as one map (null when the record could not be split), built from flat
     lists: four times faster than converting a list of pairs per record."""
-    offsets, keys, values, missing = [0], [], [], []
+    offsets, missing = [0], []
+    keys: list[str] = []
+    values: list[str | None] = []
     for record in records:
         if record.fields:
             keys.extend(record.fields.keys())
@@ -194,7 +196,7 @@ class BatchWriter:
         Connect."""
         name = f"{batch.batch_id}.parquet"
         with self._staging.create(name) as handle:
-            pq.write_table(staged_file_records(records, batch.plan.file), handle)
+            pq.write_table(staged_file_records(records, batch.file_plan.file), handle)
         try:
             return self.write(batch, self.spark.read.parquet(self._staging.url_of(name)))
         finally:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from threading import Event
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pyspark.sql import SparkSession
 
@@ -34,9 +34,9 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record]
     iterator = iter(records)
     chunk = list(itertools.islice(iterator, size))
     while True:
-        following = next(iterator, _END)
-        yield chunk, following is _END
-        if following is _END:
+        following = next(iterator, None)
+        yield chunk, following is None
+        if following is None:
             return
         chunk = [following, *itertools.islice(iterator, size - 1)]
 
@@ -48,7 +48,7 @@ def _read_ahead(items: Iterator[T]) -> Iterator[T]:
         pending = pool.submit(next, items, _END)
         while (item := pending.result()) is not _END:
             pending = pool.submit(next, items, _END)
-            yield item
+            yield cast(T, item)
 
 
 def records_from(source: Source, plan: FilePlan) -> Iterator[Record]:
@@ -100,6 +100,7 @@ def ingest_files(
 def _ingest_from(writer: BatchWriter, first: FilePlan, stop: Event | None) -> list[Batch]:
     """Batches of the file from `first.start_record` to its end (or to a stop between batches)."""
     written, start = [], first.start_record
+    assert first.max_records is not None  # a file Python reads is cut into batches of max_records
     records = _read_ahead(_chunks(records_from(writer.source, first), first.max_records))
     try:
         for chunk, last in records:
@@ -150,7 +151,7 @@ def whole_file(writer: BatchWriter, file: StoredFile) -> LineFile:
 
 
 def write_file_batch(writer: BatchWriter, batch: Batch, chunk: list[Record], last: bool) -> Batch:
-    batch.plan = batch.plan.read(len(chunk), last)
+    batch.plan = batch.file_plan.read(len(chunk), last)
     result = writer.write_records(batch, chunk)
     log.info("%s: %s", writer.source.name, result.describe())
     return result

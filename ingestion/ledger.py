@@ -27,6 +27,20 @@ class Batch:
     note: str | None = None
     started_at: datetime | None = None
 
+    @property
+    def file_plan(self) -> FilePlan:
+        """The plan of a file batch."""
+        if not isinstance(self.plan, FilePlan):
+            raise TypeError(f"batch {self.batch_id} reads Kafka, not a file")
+        return self.plan
+
+    @property
+    def kafka_plan(self) -> KafkaPlan:
+        """The plan of a Kafka batch."""
+        if not isinstance(self.plan, KafkaPlan):
+            raise TypeError(f"batch {self.batch_id} reads a file, not Kafka")
+        return self.plan
+
     def describe(self) -> str:
         """One line about the batch, for people."""
         extra = f" - {self.note}" if self.note and self.status != BatchStatus.COMMITTED else ""
@@ -146,7 +160,7 @@ def file_progress(batches: list[Batch], name: str, sha256: str) -> int | None:
     ]
     if any(plan.eof for plan in done):
         return None
-    return max((plan.start_record + plan.records for plan in done), default=0)
+    return max((plan.start_record + (plan.records or 0) for plan in done), default=0)
 
 
 def kafka_positions(batches: list[Batch]) -> dict[int, int]:

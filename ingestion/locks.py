@@ -59,6 +59,7 @@ def _advisory_lock(source: Source) -> Iterator[None]:
             hint="start it (lakehouse up) or check LAKEHOUSE_METASTORE_URL",
         ) from None
     with connection:
-        if not connection.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+        locked = connection.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not (locked and locked[0]):
             raise _busy(source)
         yield

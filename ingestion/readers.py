@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import BinaryIO, cast
 
 from ingestion.errors import LakehouseError
 from ingestion.sources import Source
@@ -68,11 +69,11 @@ def _printable(text: str) -> str:
 
 
 @contextmanager
-def open_binary(file: StoredFile) -> Iterator[io.BufferedIOBase]:
+def open_binary(file: StoredFile) -> Iterator[BinaryIO]:
     with file.open() as raw:
         if file.suffix == ".gz":
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                yield stream
+                yield cast(BinaryIO, stream)
         else:
             yield raw
 

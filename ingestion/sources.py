@@ -49,6 +49,13 @@ class Source:
     kind: a topic 5 minutes, exported files a day); `LAKEHOUSE_<SOURCE>_FRESHNESS_MINUTES` overrides it."""
 
     @property
+    def kafka_topic(self) -> str:
+        """The topic of a Kafka source (a file source has none)."""
+        if self.topic is None:
+            raise ValueError(f"{self.name} is not a Kafka source")
+        return self.topic
+
+    @property
     def freshness_limit_minutes(self) -> float:
         declared = self.freshness_minutes or DEFAULT_FRESHNESS_MINUTES[self.kind]
         return source_freshness_minutes(self.name, declared)

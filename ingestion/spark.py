@@ -9,20 +9,21 @@ from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.connect.session import SparkSession as ConnectSession
 
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.network import Port, wait_for_port
 
-_sessions: dict[str, SparkSession] = {}
-_retired: list[SparkSession] = []
+_sessions: dict[str, ConnectSession] = {}
+_retired: list[ConnectSession] = []
 """Stopped sessions, kept alive: a Connect session's `__del__` shuts down the release thread pool
 that every session of the process shares, and the garbage collector may run it in the middle of
 another session's query ("cannot schedule new futures after shutdown")."""
 _lock = threading.Lock()
 
 
-def connect(url: str | None = None) -> SparkSession:
+def connect(url: str | None = None) -> ConnectSession:
     """A Spark Connect session to the lakehouse server at `url` (`sc://host:port`, by default the
     configured one), one per server in the process; waits with backoff, then explains.
 
@@ -49,20 +50,22 @@ def parallelism(spark: SparkSession) -> int:
     """How many tasks the server runs at once by default (its cores, or its executors' on a cluster):
     the partitions Spark gives a range when none are asked for."""
     partitions = spark.range(0, 1 << 16).select(F.spark_partition_id().alias("partition"))
-    return partitions.agg(F.max("partition")).first()[0] + 1
+    highest = partitions.agg(F.max("partition")).first()
+    assert highest is not None  # an aggregate has one row
+    return highest[0] + 1
 
 
 @contextmanager
 def session_settings(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
     """`values` set in the session for the block's statements, as they were after it."""
-    before = {name: spark.conf.get(name) for name in values}
+    before: dict[str, str | None] = {name: spark.conf.get(name) for name in values}
     for name, value in values.items():
         spark.conf.set(name, value)
     try:
         yield
     finally:
-        for name, value in before.items():
-            if value is None:
+        for name, previous in before.items():
+            if previous is None:
                 spark.conf.unset(name)
             else:
-                spark.conf.set(name, value)
+                spark.conf.set(name, previous)

@@ -361,6 +361,7 @@ def batch_counts(spark: SparkSession, source: Source, batch_id: str) -> tuple[in
         f"select count(*) as records, count(_reason) as bad from {source.all_records} where _batch_id = :batch_id",
         args={"batch_id": batch_id},
     ).first()
+    assert row is not None  # an aggregate has one row
     return row.records, row.bad
 
 

@@ -38,7 +38,7 @@ class TopicOffsets:
     Only metadata goes through this client: the messages themselves are read by Spark."""
 
     def __init__(self, source: Source, batches: list[Batch]) -> None:
-        self.source, self.topic = source, source.topic
+        self.source, self.topic = source, source.kafka_topic
         self._consumer = kafka_client.consumer(group_id=consumer_group(source))
         self.positions = kafka_positions(batches)
         self.ends: dict[int, int] = {}
@@ -156,8 +156,8 @@ def ingest_topic(
                 ranges = offsets.plan(options.batch_messages)
                 if not ranges:
                     break
-                done.append(write_kafka_batch(writer, writer.ledger.start(KafkaPlan(source.topic, ranges))))
-                offsets.advance(done[-1].plan.ranges)  # what was written (another run's plan, should it have won)
+                done.append(write_kafka_batch(writer, writer.ledger.start(KafkaPlan(source.kafka_topic, ranges))))
+                offsets.advance(done[-1].kafka_plan.ranges)  # what was written (another run's plan, should it have won)
                 offsets.commit()
             return done
         finally:
@@ -166,7 +166,7 @@ def ingest_topic(
 
 def write_kafka_batch(writer: BatchWriter, batch: Batch) -> Batch:
     try:
-        result = writer.write(batch, kafka_messages(writer.spark, batch.plan))
+        result = writer.write(batch, kafka_messages(writer.spark, batch.kafka_plan))
     except PySparkException as error:
         s = settings()
         if not any(port_answers(port) for port in kafka_client.broker_ports()):
@@ -178,7 +178,7 @@ def write_kafka_batch(writer: BatchWriter, batch: Batch) -> Batch:
         if "not available in Kafka any more" in str(error):
             raise LakehouseError(
                 f"batch {batch.batch_id} cannot be read: Kafka no longer holds all of its offsets "
-                f"({offsets_text(batch.plan.ranges)}); nothing of the batch was committed",
+                f"({offsets_text(batch.kafka_plan.ranges)}); nothing of the batch was committed",
                 hint="the topic's retention removed them before they were ingested; raise its retention.ms",
             ) from error
         raise

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ingestion.batch_status import BatchStatus
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT
 from ingestion.errors import LakehouseError
 from ingestion.sources import SOURCES, get_source
 from lakehouse.build.dbt import build_what_changed, run_dbt
@@ -27,6 +27,7 @@ from lakehouse.services.seaweedfs import SeaweedS3
 from lakehouse.services.service import Service
 from lakehouse.services.spark_cluster import SparkMaster, spark_workers
 from lakehouse.services.spark_server import SparkServer, spark_home
+from lakehouse.settings import settings
 
 
 def services() -> list[Service]:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import side_by_side_environment
 
 TEST_ENV = side_by_side_environment("test")
 # Daemons started by tests do not publish gold to PostgreSQL after their builds (test_serving does).
@@ -27,7 +28,7 @@ for name in [name for name in os.environ if name.startswith("LAKEHOUSE_") and na
     if name not in ("LAKEHOUSE_CACHE", "LAKEHOUSE_MAVEN_MIRROR"):
         del os.environ[name]
 
-from ingestion.config import settings  # noqa: E402  (after the environment is set)
+from lakehouse.settings import settings  # noqa: E402  (after the environment is set)
 
 # dbt's artifacts and logs stay in the test data home: a user's `target/` is left alone.
 DBT_TARGET = settings().home / "dbt" / "target"

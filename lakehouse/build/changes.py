@@ -23,7 +23,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import settings
 from ingestion.tables import EVENTS, ledger_exists
 
 # What dbt reads to build: a change anywhere here may change a node (dbt then says which).

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import settings
 from ingestion.ledger import Batch
 from ingestion.sources import Source
 from ingestion.batch_status import LANDED

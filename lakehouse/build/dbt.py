@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import settings
 from ingestion.errors import LakehouseError
 
 

@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from ingestion.batch_status import BatchStatus
-from ingestion.config import settings
 from ingestion.sources import SOURCES
 from lakehouse.operations.records import BUILDS, NODES, TESTS, ensure_ops_tables, latest_batches
 from lakehouse.serving.export import utc
+from lakehouse.settings import settings
 
 log = logging.getLogger(__name__)
 

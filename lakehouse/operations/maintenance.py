@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.spark import parallelism, session_settings
+from lakehouse.settings import settings
 
 SCHEMAS = ("bronze", "reference", "silver", "gold", "ops")
 

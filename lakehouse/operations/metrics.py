@@ -12,10 +12,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from pyspark.sql import SparkSession
 
-from ingestion.config import settings
 from ingestion.network import Port, port_answers
 from ingestion.sources import SOURCES
 from lakehouse.operations.records import BUILDS, latest_batches
+from lakehouse.settings import settings
 
 log = logging.getLogger(__name__)
 

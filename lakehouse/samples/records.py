@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ingestion import kafka_client, storage
-from ingestion.config import settings
 from lakehouse.samples.producer import produce
+from lakehouse.settings import settings
 
 DEFECT_RATE = 0.01
 DUPLICATE_RATE = 0.005

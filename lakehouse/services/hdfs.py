@@ -14,11 +14,11 @@ import urllib.request
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ingestion.config import Settings
 from ingestion.errors import LakehouseError
 from ingestion.network import Port
 from lakehouse.services.jars import JarBundle, ensure_jars
 from lakehouse.services.service import Service, java_executable
+from lakehouse.settings import AppSettings
 
 HADOOP_VERSION = "3.4.1"
 """The Hadoop client in Spark 4.0's jars: the servers speak the same protocol version."""
@@ -51,7 +51,7 @@ def hadoop_bundle() -> JarBundle:
     )
 
 
-def hdfs_services(settings: Settings) -> list[Service]:
+def hdfs_services(settings: AppSettings) -> list[Service]:
     return [NameNode(settings), DataNode(settings)]
 
 
@@ -170,7 +170,7 @@ class DataNode(_HadoopDaemon):
         return super().is_ready() and len(json.loads(live)) > 0
 
 
-def _jmx(settings: Settings, bean: str) -> dict:
+def _jmx(settings: AppSettings, bean: str) -> dict:
     url = f"http://127.0.0.1:{settings.hdfs_http_port}/jmx?qry=Hadoop:service=NameNode,name={bean}"
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:

@@ -7,8 +7,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.config import Settings
 from ingestion.errors import LakehouseError
+from lakehouse.settings import AppSettings
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -51,24 +51,24 @@ class JarBundle:
     """groupId:artifactId (`*` for any) left out of every artifact's dependencies: what Spark ships
     already (its version wins), or what is not needed."""
 
-    def directory(self, settings: Settings) -> Path:
+    def directory(self, settings: AppSettings) -> Path:
         return settings.jars_dir / self.name
 
-    def _marker(self, settings: Settings) -> Path:
+    def _marker(self, settings: AppSettings) -> Path:
         return self.directory(settings) / ".complete"
 
-    def is_complete(self, settings: Settings) -> bool:
+    def is_complete(self, settings: AppSettings) -> bool:
         marker = self._marker(settings)
         return marker.exists() and marker.read_text() == self._identity()
 
     def _identity(self) -> str:
         return "\n".join([*self.artifacts, *(f"-{excluded}" for excluded in self.excluded)])
 
-    def classpath(self, settings: Settings) -> list[Path]:
+    def classpath(self, settings: AppSettings) -> list[Path]:
         return sorted(self.directory(settings).glob("*.jar"))
 
 
-def kafka_bundle(settings: Settings) -> JarBundle:
+def kafka_bundle(settings: AppSettings) -> JarBundle:
     return JarBundle(
         name="kafka",
         artifacts=(
@@ -79,7 +79,7 @@ def kafka_bundle(settings: Settings) -> JarBundle:
     )
 
 
-def spark_server_bundle(settings: Settings) -> JarBundle:
+def spark_server_bundle(settings: AppSettings) -> JarBundle:
     """Delta Lake, and Spark's Kafka source (the server reads the planned offset ranges itself).
 
     Spark already ships everything else they depend on (antlr, jackson, scala, lz4, snappy,
@@ -133,7 +133,7 @@ def s3a_bundle() -> JarBundle:
     )
 
 
-def ensure_jars(bundle: JarBundle, settings: Settings) -> list[Path]:
+def ensure_jars(bundle: JarBundle, settings: AppSettings) -> list[Path]:
     """Return the bundle's jars, downloading them with Maven the first time."""
     if bundle.is_complete(settings):
         return bundle.classpath(settings)

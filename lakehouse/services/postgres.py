@@ -19,6 +19,7 @@ from pathlib import Path
 from ingestion.errors import LakehouseError
 from ingestion.network import Port
 from lakehouse.services.service import Service
+from lakehouse.settings import settings
 
 SUPERUSER = "lakehouse"
 DATABASE = "lakehouse"
@@ -27,7 +28,7 @@ INSTALL_HINT = "install Debian's package: `make postgres` (apt-get install postg
 
 def postgres_bin() -> Path:
     """The directory holding `postgres` and `initdb`: LAKEHOUSE_POSTGRES_BIN, PATH, or Debian's newest."""
-    configured = os.environ.get("LAKEHOUSE_POSTGRES_BIN")
+    configured = settings().postgres_bin
     candidates = [configured] if configured else []
     on_path = shutil.which("initdb")
     if on_path:

@@ -2,7 +2,7 @@
 process), built from its Go module with the Go toolchain the first time, like the jars are fetched.
 
 It serves only when `LAKEHOUSE_SPARK_WAREHOUSE` is `s3a://<bucket>/…` and the endpoint is its own
-(`Settings.serves_s3`); it creates the bucket, and credentials of its own kept under the data home
+(`AppSettings.serves_s3`); it creates the bucket, and credentials of its own kept under the data home
 unless `LAKEHOUSE_S3_ACCESS_KEY`/`_SECRET_KEY` are set. Every port binds to 127.0.0.1.
 """
 
@@ -20,21 +20,20 @@ from urllib.parse import urlparse
 
 import psutil
 
-from ingestion.config import Settings
 from ingestion.errors import LakehouseError
 from ingestion.network import Port
 from lakehouse.services.service import Service
+from lakehouse.settings import AppSettings
 
 MODULE = "github.com/seaweedfs/seaweedfs"
 VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
 """The newest the Go module proxy serves (SeaweedFS tags releases outside Go's version scheme)."""
 
 
-def weed_binary(settings: Settings) -> Path:
+def weed_binary(settings: AppSettings) -> Path:
     """`weed`: LAKEHOUSE_WEED, or built once into the cache (a few minutes: a large Go program)."""
-    configured = os.environ.get("LAKEHOUSE_WEED")
-    if configured:
-        return Path(configured)
+    if settings.weed:
+        return Path(settings.weed)
     target = settings.cache / "bin" / f"weed-{VERSION}"
     if target.exists():
         return target
@@ -66,7 +65,7 @@ def _go(env: dict[str, str], argv: list[str], cwd: Path) -> str:
     return result.stdout
 
 
-def s3_credentials(settings: Settings) -> tuple[str, str]:
+def s3_credentials(settings: AppSettings) -> tuple[str, str]:
     """The warehouse's S3 keys: from the settings, or the project server's own (made once)."""
     if settings.s3_access_key:
         return settings.s3_access_key, settings.s3_secret_key
@@ -79,7 +78,7 @@ def s3_credentials(settings: Settings) -> tuple[str, str]:
     return keys["access_key"], keys["secret_key"]
 
 
-def s3a_conf(settings: Settings) -> dict[str, str]:
+def s3a_conf(settings: AppSettings) -> dict[str, str]:
     """Spark's settings for an s3a:// warehouse on the endpoint (path-style, as S3-compatible servers
     want; plain HTTP for an endpoint on this machine)."""
     access_key, secret_key = s3_credentials(settings)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psutil
 
-from ingestion.config import Settings
 from ingestion.errors import LakehouseError
 from ingestion.network import Port, port_answers
+from lakehouse.settings import AppSettings
 
 MIN_JAVA = 17
 
@@ -73,7 +73,7 @@ class Service(ABC):
     runs_on_java = True
     stop_signal = signal.SIGTERM
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
 
     # -- what each service says about itself ---------------------------------------------

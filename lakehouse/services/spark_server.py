@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pyspark
 
-from ingestion.config import Settings
 from ingestion.network import Port
 from lakehouse.services.jars import ensure_jars, s3a_bundle, spark_server_bundle
 from lakehouse.services.seaweedfs import s3a_conf
 from lakehouse.services.service import Service
+from lakehouse.settings import AppSettings
 
 _LOG4J2 = """rootLogger.level = warn
 rootLogger.appenderRef.stdout.ref = console
@@ -34,7 +34,7 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).resolve().parent
 
 
-def lakehouse_spark_conf(settings: Settings) -> dict[str, str]:
+def lakehouse_spark_conf(settings: AppSettings) -> dict[str, str]:
     """The lakehouse's Spark settings (Delta, metastore, warehouse, small-data defaults).
 
     profiles.yml repeats them for dbt's `embedded` target, which cannot call Python.

@@ -27,11 +27,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ingestion.batch_status import BatchStatus
-from ingestion.config import settings
 from ingestion.network import Port, port_answers
 from lakehouse.operations.metrics import registry
 from lakehouse.serving.catalog import ServedTable, served_tables
 from lakehouse.serving.export import utc
+from lakehouse.settings import settings
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -16,9 +16,9 @@ from datetime import datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from lakehouse.serving.export import CHUNK_ROWS, chunks, utc
+from lakehouse.settings import settings
 
 log = logging.getLogger(__name__)
 

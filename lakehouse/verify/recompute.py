@@ -24,8 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from ingestion import storage
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT
 from ingestion.errors import LakehouseError
+from lakehouse.settings import settings
 
 SEEDS = PROJECT_ROOT / "seeds"
 SQL = Path(__file__).parent / "sql"

@@ -17,9 +17,9 @@ from dagster import (
 
 from ingestion.api import Batch, ingest
 from ingestion.batch_status import BatchStatus
-from ingestion.config import settings
 from ingestion.plans import FilePlan, KafkaPlan
 from ingestion.sources import SOURCES, Source
+from lakehouse.settings import settings
 from orchestration.bronze.resources import SparkResource
 
 GROUP = "bronze"

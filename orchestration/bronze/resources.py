@@ -5,7 +5,7 @@ import functools
 from dagster import ConfigurableResource
 from pyspark.sql import SparkSession
 
-from ingestion.config import settings
+from lakehouse.settings import settings
 
 
 class SparkResource(ConfigurableResource):

@@ -1,6 +1,6 @@
 from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
-from ingestion.config import settings
+from lakehouse.settings import settings
 from orchestration.serving.assets import postgres_gold
 from orchestration.serving.resources import postgres_resource
 

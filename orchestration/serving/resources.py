@@ -2,7 +2,7 @@
 
 from dagster import ConfigurableResource, EnvVar
 
-from ingestion.config import POSTGRES_URL_VARIABLE, settings
+from lakehouse.settings import POSTGRES_URL_VARIABLE, settings
 
 
 class PostgresResource(ConfigurableResource):

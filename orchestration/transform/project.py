@@ -3,7 +3,8 @@
 
 from dagster_dbt import DbtProject
 
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import settings
 
 dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target=settings().dbt_target)
 dbt_project.prepare_if_dev()

@@ -15,7 +15,6 @@ import pytest
 
 from ingestion import kafka_client
 from ingestion.batch import BatchWriter, Options, Writers
-from ingestion.config import settings
 from ingestion.errors import LakehouseError
 from ingestion.ledger import read_batches
 from ingestion.plans import KafkaPlan, OffsetRange
@@ -25,6 +24,7 @@ from ingestion.tables import ensure_tables
 from ingestion.topics import ingest_topic, write_kafka_batch
 from lakehouse.samples.producer import produce
 from lakehouse.samples.records import device_events, encode
+from lakehouse.settings import settings
 from tests.conftest import PROJECT_ROOT, lakehouse_cli, rows
 
 SALES_MESSAGE = {

@@ -215,7 +215,7 @@ def send_messages(bootstrap: str, **client: str) -> None:
 
 
 def test_messages_of_the_corpus_land_or_are_quarantined_with_their_reason(kafka, spark):
-    from ingestion.config import settings
+    from lakehouse.settings import settings
 
     source = get_source("sales")
     ingest(spark, source)  # what other tests sent before

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import side_by_side_environment
 from tests.ingestion.test_malformed_corpus import FILES, send_messages
 
 BUILT_ENV = {

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from ingestion.config import PROJECT_ROOT, settings
+from ingestion.config import PROJECT_ROOT
 from lakehouse.cli import build_parser, main, where_to_look
+from lakehouse.settings import settings
 
 pytestmark = pytest.mark.fast
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import side_by_side_environment
 from tests.ingestion.test_malformed_corpus import FILES, send_messages
 from tests.lakehouse.conftest import BUILT_ENV, fresh_services
 

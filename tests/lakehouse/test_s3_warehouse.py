@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from ingestion.config import PROJECT_ROOT
+from lakehouse.settings import side_by_side_environment
 from tests.lakehouse.conftest import fresh_services
 
 pytestmark = pytest.mark.s3

@@ -9,7 +9,7 @@ import uuid
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from ingestion.config import settings
+from lakehouse.settings import settings
 from tests.conftest import dbt_cli, lakehouse_cli
 
 # The seed catalogue: products per category, as gold should count them.

@@ -8,7 +8,7 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
-from ingestion.config import settings
+from lakehouse.settings import settings
 from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
 
 GOLD = {

@@ -12,8 +12,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from ingestion.config import PROJECT_ROOT, side_by_side_environment
+from ingestion.config import PROJECT_ROOT
 from lakehouse.samples.records import one_sale
+from lakehouse.settings import side_by_side_environment
 from tests.conftest import stop_process_group
 
 LIVE_ENV = {

@@ -6,7 +6,6 @@ interval (LAKEHOUSE_DASHBOARD_REFRESH seconds, 10 by default) and redraws itself
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 
@@ -16,8 +15,9 @@ import streamlit as st
 
 from lakehouse.serving.dashboard import queries as q
 from lakehouse.serving.dashboard.formats import compact_eur, eur, every_period
+from lakehouse.settings import settings
 
-REFRESH_S = float(os.environ.get("LAKEHOUSE_DASHBOARD_REFRESH", "10"))
+REFRESH_S = settings().dashboard_refresh_s
 
 
 @st.cache_resource(show_spinner=False)
