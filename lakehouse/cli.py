@@ -363,11 +363,43 @@ def cmd_alerts(_: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from ingestion.spark import connect
+    from lakehouse.serving.access import Role
     from lakehouse.serving.export import export_table
 
     out = Path(args.out)
-    table, rows = export_table(connect(), args.table, args.format, out)
-    print(f"{table}: {rows} rows written to {out}")
+    table, rows, masked = export_table(connect(), args.table, args.format, out, Role(args.role))
+    hidden = f" ({', '.join(masked)} masked for {args.role})" if masked else ""
+    print(f"{table}: {rows} rows written to {out}{hidden}")
+
+
+def cmd_users(args: argparse.Namespace) -> None:
+    from lakehouse.serving import access
+
+    path = settings().users_file
+    if args.action == "list":
+        users = access.read_users()
+        for entry in users.values():
+            print(f"{entry.name}\t{entry.role}")
+        print(f"{len(users)} users in {path}" + ("" if users else ": the API and the dashboard are open on 127.0.0.1"))
+        return
+    if not args.name:
+        raise LakehouseError(f"lakehouse users {args.action} needs a NAME")
+    if args.action == "remove":
+        access.remove_user(args.name)
+        print(f"{args.name} removed from {path}")
+        return
+    if not args.role:
+        raise LakehouseError("lakehouse users add needs --role", hint="viewer, analyst or admin")
+    if args.password_stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        secret = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != secret:
+            raise LakehouseError("the two passwords differ")
+    access.add_user(args.name, args.role, secret)
+    print(f"{args.name} ({args.role}) in {path}")
 
 
 def cmd_publish(args: argparse.Namespace) -> None:
@@ -594,6 +626,30 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("table", help="e.g. gold.agg_sales_by_product (a bare name: gold, then silver, bronze)")
     export.add_argument("--format", choices=["csv", "parquet"], default="csv", help="the file's format")
     export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument(
+        "--role",
+        choices=["viewer", "analyst", "admin"],
+        default="admin",
+        help="write what this role may see: its tables only, personal columns masked below admin",
+    )
+    users = add(
+        "users",
+        cmd_users,
+        "add, remove or list the users of the API and the dashboard (LAKEHOUSE_USERS_FILE; secrets hashed)",
+        "users add ana --role analyst",
+        "users list",
+        "users remove ana",
+    )
+    users.add_argument("action", choices=["add", "remove", "list"])
+    users.add_argument("name", nargs="?", help="the user (add, remove)")
+    users.add_argument(
+        "--role",
+        choices=["viewer", "analyst", "admin"],
+        help="viewer: gold; analyst: also silver; admin: everything, unmasked",
+    )
+    users.add_argument(
+        "--password-stdin", action="store_true", help="read the password from one line of stdin (scripts)"
+    )
     publish = add(
         "publish",
         cmd_publish,

@@ -66,8 +66,12 @@ class AppSettings(Settings):
     """Whether Dagster's sensor `published_follows_gold` runs from the start (publishing after each build)."""
     api_port: int
     """The read-only REST API (`lakehouse api`)."""
-    api_token: str
-    """When set, the REST API answers only requests carrying `Authorization: Bearer <token>`."""
+    users_file: Path
+    """Users of the API and the dashboard with their role and hashed secret (`lakehouse users`);
+    with none, both are open on 127.0.0.1 (lakehouse/serving/access.py)."""
+    masking_key: str
+    """The key of the stable hash that masks personal columns below admin (empty: one made once
+    beside the users file)."""
     dashboard_port: int
     """The Streamlit dashboard (`lakehouse dashboard`)."""
     dashboard_refresh_s: float
@@ -174,7 +178,8 @@ def settings() -> AppSettings:
         postgres_url=env(POSTGRES_URL_VARIABLE, ""),
         publish_after_build=env_flag("LAKEHOUSE_PUBLISH_AFTER_BUILD", True),
         api_port=env_number("LAKEHOUSE_API_PORT", 8000),
-        api_token=env("LAKEHOUSE_API_TOKEN", ""),
+        users_file=Path(env("LAKEHOUSE_USERS_FILE", str(Path.home() / ".config" / "lakehouse" / "users"))),
+        masking_key=env("LAKEHOUSE_MASKING_KEY", ""),
         dashboard_port=env_number("LAKEHOUSE_DASHBOARD_PORT", 8501),
         dashboard_refresh_s=env_number("LAKEHOUSE_DASHBOARD_REFRESH", 10.0),
         start_timeout_s=env_number("LAKEHOUSE_START_TIMEOUT", 180),
@@ -215,5 +220,7 @@ def side_by_side_environment(name: str) -> dict[str, str]:
     }
     return {
         "LAKEHOUSE_HOME": str(PROJECT_ROOT / ".lakehouse" / name),
+        # Its own users (none: open on 127.0.0.1), never the user's own file.
+        "LAKEHOUSE_USERS_FILE": str(PROJECT_ROOT / ".lakehouse" / name / "access" / "users"),
         **{variable: str(port + port_offset) for variable, port in ports.items()},
     }

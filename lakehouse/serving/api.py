@@ -8,14 +8,18 @@ Every table is one endpoint (`GET /gold/agg_sales_by_product`, `GET /silver/tran
 - `limit` (default 100, at most 1000) and `offset` for pages; the answer says the total and the next page;
 - `format=json` (default) or `format=csv`.
 Queries are built with Spark's DataFrame API from the catalog's column names: nothing a client sends
-becomes SQL text. With LAKEHOUSE_API_TOKEN set, every data endpoint wants `Authorization: Bearer <token>`.
+becomes SQL text.
+
+Who may read what (lakehouse/serving/access.py): with users in LAKEHOUSE_USERS_FILE every endpoint
+but /health wants HTTP Basic credentials of one of them; a viewer reads gold, an analyst also silver,
+an admin also the ledger and the quarantine, and personal columns reach only admins unmasked. With
+no user, the API is open on 127.0.0.1 and every reader is an admin.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import secrets
 import threading
 import time
 from datetime import date, datetime
@@ -24,11 +28,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from ingestion.batch_status import BatchStatus
 from ingestion.network import Port, port_answers
 from lakehouse.operations.metrics import registry
+from lakehouse.serving.access import OPEN, Authenticator, User, may_read, personal, readable_frame, refusal
 from lakehouse.serving.catalog import ServedTable, served_tables
 from lakehouse.serving.export import utc
 from lakehouse.settings import settings
@@ -140,10 +145,12 @@ def _cached(key: tuple, compute):
     return result
 
 
-def _rows(served: ServedTable, filters, sort, limit: int, offset: int) -> tuple[int, list[dict]]:
+def _rows(served: ServedTable, user: User, filters, sort, limit: int, offset: int) -> tuple[int, list[dict]]:
     from pyspark.sql import functions as F
 
-    frame = _spark.get().table(served.table).select(*[F.col(f"`{c}`") for c in served.column_names])
+    columns = _spark.get().table(served.table).select(*[F.col(f"`{c}`") for c in served.column_names])
+    # Masked before any filter or sort: a reader below admin filters and sorts on the masked values.
+    frame = readable_frame(columns, served.table, user)
     for name, op, value in filters:
         column = F.col(f"`{name}`")
         condition = {
@@ -163,8 +170,9 @@ def _rows(served: ServedTable, filters, sort, limit: int, offset: int) -> tuple[
         return [{c: _json_value(v) for c, v in zip(served.column_names, row, strict=True)} for row in rows]
 
     # The total is shared by every page of the same filters: a client paging through asks it once.
-    total = _cached(("count", served.table, tuple(filters)), frame.count)
-    return total, _cached(("page", served.table, tuple(filters), tuple(sort), limit, offset), page)
+    view = (served.table, user.role.unmasked)
+    total = _cached(("count", *view, tuple(filters)), frame.count)
+    return total, _cached(("page", *view, tuple(filters), tuple(sort), limit, offset), page)
 
 
 def _json_value(value: object) -> object:
@@ -183,17 +191,27 @@ def _csv(columns: list[str], records: list[dict]) -> str:
     return out.getvalue()
 
 
-_bearer = HTTPBearer(auto_error=False)
+_basic = HTTPBasic(auto_error=False)
+_authenticator: Authenticator | None = None
 
 
-def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    expected = settings().api_token
-    if not expected:
-        return
-    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(
-            status_code=401, detail="a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+def reader(credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> User:
+    """The user a request comes from: 401, with one line saying why, when it names none of the users file."""
+    global _authenticator
+    if _authenticator is None:
+        _authenticator = Authenticator()
+    if _authenticator.open:
+        return OPEN
+    challenge = {"WWW-Authenticate": 'Basic realm="lakehouse"'}
+    if credentials is None:
+        raise HTTPException(401, "credentials required: HTTP Basic with a user of the lakehouse", headers=challenge)
+    user = _authenticator.user(credentials.username, credentials.password)
+    if user is None:
+        raise HTTPException(401, "wrong user name or password", headers=challenge)
+    return user
+
+
+Reader = Annotated[User, Depends(reader)]
 
 
 _typed_tables: dict[str, ServedTable] = {}
@@ -210,7 +228,9 @@ def _typed(served: ServedTable) -> ServedTable:
 
 
 def _endpoint(documented: ServedTable):
-    def read(request: Request) -> Response:
+    def read(request: Request, user: Reader) -> Response:
+        if not may_read(user, documented.table):
+            raise HTTPException(status_code=403, detail=refusal(user, documented.table))
         params = dict(request.query_params)
         fmt = params.get("format", "json")
         if fmt not in ("json", "csv"):
@@ -224,7 +244,7 @@ def _endpoint(documented: ServedTable):
             ) from None
         filters, sort, limit, offset = _query(served, params)
         try:
-            total, records = _rows(served, filters, sort, limit, offset)
+            total, records = _rows(served, user, filters, sort, limit, offset)
         except Exception as error:  # the Spark server restarted or is down: say so, try afresh next time
             _spark.reset()
             raise HTTPException(
@@ -311,8 +331,8 @@ def create_app() -> FastAPI:
 
     metrics_registry = registry(_spark.get)
 
-    @app.get("/metrics", tags=["operations"], dependencies=[Depends(require_token)], response_class=Response)
-    def metrics() -> Response:
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics(_: Reader) -> Response:
         """The lakehouse's metrics in Prometheus' text format: per source the last batch's age, rows, bad rows
         and duration, batches by status and the consumer lag (messages, seconds); the last build's duration,
         models and failed tests; whether each service answers."""
@@ -325,16 +345,26 @@ def create_app() -> FastAPI:
             raise HTTPException(status_code=503, detail=f"the lakehouse did not answer: {_first_line(error)}") from None
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/tables", tags=["catalog"], dependencies=[Depends(require_token)])
-    def tables() -> dict:
-        """Every endpoint with its table, description and columns."""
+    @app.get("/tables", tags=["catalog"])
+    def tables(user: Reader) -> dict:
+        """Every endpoint the caller may read, with its table, description and columns (`personal`:
+        masked below admin)."""
         return {
             path: {
                 "table": t.table,
                 "description": t.description,
-                "columns": [{"name": c.name, "type": c.data_type, "description": c.description} for c in t.columns],
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.data_type,
+                        "description": c.description,
+                        "personal": c.name in personal(t.table),
+                    }
+                    for c in t.columns
+                ],
             }
             for path, t in served_tables().items()
+            if may_read(user, t.table)
         }
 
     for path, served in served_tables().items():
@@ -346,7 +376,6 @@ def create_app() -> FastAPI:
             tags=[tag],
             name=path.replace("/", "_"),
             summary=served.table,
-            dependencies=[Depends(require_token)],
             openapi_extra={"parameters": _documented_parameters(served)},
         )
     return app
@@ -375,4 +404,6 @@ def serve(port: int | None = None) -> None:
 
     port = port or settings().api_port
     print(f"REST API on http://127.0.0.1:{port} (OpenAPI docs on /docs; Ctrl-C stops it)", flush=True)
+    if Authenticator().open:
+        print(f"no user in {settings().users_file}: open to anyone on 127.0.0.1 (`lakehouse users add`)", flush=True)
     uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="warning")

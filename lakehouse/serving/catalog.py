@@ -75,7 +75,9 @@ class ServedTable:
         return ServedTable(self.path, self.table, self.description, columns)
 
 
-def _model_docs(layer: str) -> dict[str, dict]:
+@cache
+def model_docs(layer: str) -> dict[str, dict]:
+    """The models of a layer (`staging`, `silver`, `gold`) as their YAML declares them, by name."""
     models = {}
     for path in sorted((PROJECT_ROOT / "models" / layer).rglob("*.yml")):
         for model in yaml.safe_load(Path(path).read_text()).get("models", []):
@@ -130,9 +132,9 @@ _LEDGER_COLUMNS = (
 def served_tables() -> dict[str, ServedTable]:
     """Every served table by its path."""
     served = {}
-    for name, model in _model_docs("gold").items():
+    for name, model in model_docs("gold").items():
         served[f"gold/{name}"] = _served(f"gold/{name}", f"gold.{name}", model)
-    silver = _model_docs("silver")
+    silver = model_docs("silver")
     for name, model_name in SILVER_BY_NAME.items():
         served[f"silver/{name}"] = _served(f"silver/{name}", f"silver.{model_name}", silver[model_name])
     served["ledger"] = ServedTable("ledger", BATCHES, "The batch ledger: one row per batch.", _LEDGER_COLUMNS)

@@ -17,6 +17,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from ingestion.errors import LakehouseError
+from lakehouse.serving.access import Role, User, may_read, personal, readable_frame, refusal
 
 SCHEMAS = ("bronze", "staging", "silver", "gold")
 CHUNK_ROWS = 50_000
@@ -62,10 +63,17 @@ def chunks(rows: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def export_table(spark: SparkSession, name: str, fmt: str, out: Path) -> tuple[str, int]:
-    """Write the table to `out`; (the table's full name, rows written)."""
+def export_table(
+    spark: SparkSession, name: str, fmt: str, out: Path, role: Role = Role.ADMIN
+) -> tuple[str, int, list[str]]:
+    """Write the table, as `role` may see it, to `out`; (the table's full name, rows written, the
+    columns masked)."""
     table = resolve_table(spark, name)
-    frame = spark.table(table)
+    user = User(f"an export for a {role}", role)
+    if not may_read(user, table):
+        raise LakehouseError(refusal(user, table), hint="export a table of gold (viewer) or silver (analyst)")
+    frame = readable_frame(spark.table(table), table, user)
+    masked = [] if role.unmasked else sorted(personal(table) & set(frame.columns))
     columns = frame.columns
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")  # a failed export leaves no half file under `out`
@@ -92,4 +100,4 @@ def export_table(spark: SparkSession, name: str, fmt: str, out: Path) -> tuple[s
     else:
         raise LakehouseError(f"unknown export format {fmt!r}", hint="csv or parquet")
     partial.replace(out)
-    return table, written
+    return table, written, masked

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
 
 import psutil
 import psycopg
@@ -29,7 +30,7 @@ from tests.lakehouse.conftest import built_sql as _gold
 
 pytestmark = pytest.mark.serving
 
-TOKEN = "test-token-not-a-secret"
+USERS = {"ada": ("admin", "ada-passw0rd"), "ana": ("analyst", "ana-passw0rd"), "vera": ("viewer", "vera-passw0rd")}
 API_PORT = int(BUILT_ENV["LAKEHOUSE_API_PORT"])
 DASHBOARD_PORT = int(BUILT_ENV["LAKEHOUSE_DASHBOARD_PORT"])
 POSTGRES_URL = f"postgresql://lakehouse@127.0.0.1:{BUILT_ENV['LAKEHOUSE_POSTGRES_PORT']}/lakehouse"
@@ -37,10 +38,14 @@ DASHBOARD_PAGES = {"commerce": "", "web": "web", "marketing": "marketing", "soci
                    "devices": "devices", "health": "health", "operations": "operations"}  # fmt: skip
 
 
-def _get(path: str, token: str | None = TOKEN) -> tuple[int, dict | str, dict]:
+def _get(path: str, user: str | None = "ada", password: str | None = None) -> tuple[int, dict | str, dict]:
+    """GET `path` as `user` (HTTP Basic with the user's password, or `password`); as nobody for None."""
+    import base64
+
     request = urllib.request.Request(f"http://127.0.0.1:{API_PORT}{path}")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
+    if user:
+        secret = password or USERS[user][1]
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode())
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             status, body, headers = response.status, response.read().decode(), dict(response.headers)
@@ -64,12 +69,19 @@ def _background(*args: str, **env: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def api(built):
-    server = _background("api", LAKEHOUSE_API_TOKEN=TOKEN)
+    """The API with a user of each role (the built lakehouse is open again afterwards)."""
+    from lakehouse.serving.access import add_user
+
+    users_file = Path(BUILT_ENV["LAKEHOUSE_USERS_FILE"])
+    for name, (role, secret) in USERS.items():
+        add_user(name, role, secret, users_file)
+    server = _background("api")
     try:
         wait_for_http(f"http://127.0.0.1:{API_PORT}/docs", timeout_s=180)
         yield
     finally:
         stop_process_group(server)
+        users_file.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -230,15 +242,84 @@ def test_a_text_filter_is_a_value_never_sql(api):
     assert status == 200 and page["total"] == 0
 
 
-def test_the_token_is_required_when_set(api):
-    assert _get("/gold/agg_sales_by_product", token=None)[0] == 401
-    assert _get("/gold/agg_sales_by_product", token="wrong")[0] == 401
-    assert _get("/ledger", token=None)[0] == 401
-    assert _get("/gold/agg_sales_by_product")[0] == 200
+def test_each_role_reads_its_scope_and_nothing_else(api):
+    assert _get("/gold/agg_sales_by_product", user=None)[:2] == (
+        401, {"error": "credentials required: HTTP Basic with a user of the lakehouse"},
+    )  # fmt: skip
+    assert _get("/gold/agg_sales_by_product", user="vera", password="wrong-passw0rd")[:2] == (
+        401, {"error": "wrong user name or password"},
+    )  # fmt: skip
+    scopes = {
+        "vera": {"gold/agg_sales_by_product": 200, "silver/requests": 403, "ledger": 403, "quarantine": 403},
+        "ana": {"gold/agg_sales_by_product": 200, "silver/requests": 200, "ledger": 403, "quarantine": 403},
+        "ada": {"gold/agg_sales_by_product": 200, "silver/requests": 200, "ledger": 200, "quarantine": 200},
+    }
+    for user, expected in scopes.items():
+        answers = {path: _get(f"/{path}?limit=1", user=user) for path in expected}
+        assert {path: answer[0] for path, answer in answers.items()} == expected, user
+        assert all("rows" not in body for status, body, _ in answers.values() if status != 200)
+
+
+def test_personal_columns_reach_only_admins_unmasked(api, tmp_path):
+    """Every served table, as a viewer and as an analyst, and a viewer's export: no raw value of a
+    tagged column; counts and joins still hold (the same value is masked the same way)."""
+    from lakehouse.serving.access import personal
+    from lakehouse.serving.catalog import served_tables
+
+    tagged = {path: personal(t.table) for path, t in served_tables().items() if personal(t.table)}
+    assert {"gold/dim_customers", "gold/agg_spend_by_customer", "silver/requests", "silver/posts", "quarantine"} <= set(
+        tagged
+    )
+    always_there = {"customer_name", "client_ip", "user_agent", "author_handle", "raw"}
+    for path, columns in tagged.items():
+        table = served_tables()[path].table
+        values_of = {
+            c: {str(v) for (v,) in _gold(f"select distinct `{c}` from {table} where `{c}` is not null")}
+            for c in columns
+        }
+        for user in ("vera", "ana", "ada"):
+            status, page, _ = _get(f"/{path}?limit=1000", user=user)
+            if status == 403:
+                continue
+            assert status == 200, (path, user, page)
+            for column, values in values_of.items():
+                served = {row[column] for row in page["rows"] if row[column] is not None}
+                if user == "ada":
+                    assert served <= values, (path, column)
+                else:
+                    assert not served & values, (path, column, user)
+                    assert all(v.startswith("masked:") for v in served), (path, column, user)
+                assert served or column not in always_there, (path, column, user)
+    # The same customer is masked the same way in two tables: a join still works.
+    spend = {
+        r["customer_id"]: r["customer_name"]
+        for r in _get("/gold/agg_spend_by_customer?limit=1000", user="vera")[1]["rows"]
+    }
+    names = {
+        r["customer_id"]: r["customer_name"] for r in _get("/gold/dim_customers?limit=1000", user="vera")[1]["rows"]
+    }
+    shared = [c for c in spend if c in names and spend[c] is not None]
+    assert shared and all(spend[c] == names[c] for c in shared)
+
+    out = tmp_path / "spend.csv"
+    exported = built_cli("export", "gold.agg_spend_by_customer", "--role", "viewer", "--out", str(out))
+    assert exported.returncode == 0 and "(customer_name masked for viewer)" in exported.stdout, exported.stderr
+    names_in_gold = {
+        v
+        for (v,) in _gold(
+            "select distinct customer_name from gold.agg_spend_by_customer where customer_name is not null"
+        )
+    }
+    text = out.read_text()
+    assert names_in_gold and not any(name in text for name in names_in_gold)
+    refused = built_cli("export", "silver.slv_web__requests", "--role", "viewer", "--out", str(tmp_path / "r.csv"))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("error: an export for a viewer (viewer) may not read silver.slv_web__requests")
+    assert not (tmp_path / "r.csv").exists()
 
 
 def test_health_reports_services_and_freshness(api):
-    status, health, _ = _get("/health", token=None)
+    status, health, _ = _get("/health", user=None)
     assert status == 200 and health["status"] == "ok"
     assert health["services"] == {"spark_connect": True, "spark_thrift": True, "kafka": True}
     sources = {entry["source"]: entry for entry in health["freshness"]}
@@ -255,7 +336,7 @@ def test_metrics_in_prometheus_format_equal_the_ledger_and_the_last_build(api):
 
     status, body, headers = _get("/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain"), body
-    assert _get("/metrics", token=None)[0] == 401
+    assert _get("/metrics", user=None)[0] == 401
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(body)
@@ -290,7 +371,7 @@ def test_metrics_in_prometheus_format_equal_the_ledger_and_the_last_build(api):
 
 
 def test_openapi_documents_every_endpoint(api):
-    status, spec, _ = _get("/openapi.json", token=None)
+    status, spec, _ = _get("/openapi.json", user=None)
     assert status == 200
     assert {"/gold/fct_order_lines", "/silver/transactions", "/ledger", "/quarantine", "/health"} <= set(spec["paths"])
     assert "amount_eur" in spec["paths"]["/gold/fct_order_lines"]["get"]["description"]
