@@ -30,6 +30,9 @@ from tests.lakehouse.conftest import built_sql as _gold
 
 pytestmark = pytest.mark.serving
 
+# Beside the built lakehouse's own users file (which stays empty: its servers are open), in the
+# same folder: the same masking key.
+SIGNED_USERS = Path(BUILT_ENV["LAKEHOUSE_USERS_FILE"]).with_name("signed-users")
 USERS = {"ada": ("admin", "ada-passw0rd"), "ana": ("analyst", "ana-passw0rd"), "vera": ("viewer", "vera-passw0rd")}
 API_PORT = int(BUILT_ENV["LAKEHOUSE_API_PORT"])
 DASHBOARD_PORT = int(BUILT_ENV["LAKEHOUSE_DASHBOARD_PORT"])
@@ -69,19 +72,33 @@ def _background(*args: str, **env: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def api(built):
-    """The API with a user of each role (the built lakehouse is open again afterwards)."""
+    """The API with a user of each role (its own users file: the other servers stay open)."""
     from lakehouse.serving.access import add_user
 
-    users_file = Path(BUILT_ENV["LAKEHOUSE_USERS_FILE"])
     for name, (role, secret) in USERS.items():
-        add_user(name, role, secret, users_file)
-    server = _background("api")
+        add_user(name, role, secret, SIGNED_USERS)
+    server = _background("api", LAKEHOUSE_USERS_FILE=str(SIGNED_USERS))
     try:
         wait_for_http(f"http://127.0.0.1:{API_PORT}/docs", timeout_s=180)
         yield
     finally:
         stop_process_group(server)
-        users_file.unlink()
+
+
+@pytest.fixture(scope="module")
+def signed_dashboard(built):
+    """The dashboard with a user of each role, on a port of its own."""
+    from lakehouse.serving.access import add_user
+
+    for name, (role, secret) in USERS.items():
+        add_user(name, role, secret, SIGNED_USERS)
+    port = DASHBOARD_PORT + 40
+    server = _background("dashboard", "--port", str(port), LAKEHOUSE_USERS_FILE=str(SIGNED_USERS))
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", timeout_s=180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process_group(server)
 
 
 @pytest.fixture(scope="module")
@@ -463,6 +480,48 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
                     page.screenshot(path=screenshot_path("dashboard_health.png"), full_page=True)
         finally:
             browser.close()
+
+
+def _sign_in(page, url: str, user: str, password: str) -> None:
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.get_by_role("textbox", name="User").fill(user)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _navigation(page) -> list[str]:
+    return [text.strip() for text in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+
+
+def test_the_dashboard_asks_who_you_are_and_shows_each_role_its_pages(signed_dashboard, chromium):
+    """No page before a sign-in; a wrong password is refused; a viewer sees the gold pages with the
+    top customer masked, an analyst also silver, an admin everything unmasked."""
+    gold_pages = ["Commerce", "Web", "Marketing", "Social", "Water quality", "Devices"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            _sign_in(page, signed_dashboard, "vera", "not-her-passw0rd")
+            page.get_by_text("Wrong user name or password.").wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stMetric"]').count() == 0
+            assert page.locator(".js-plotly-plot").count() == 0
+
+            seen = {}
+            for user in ("vera", "ana", "ada"):
+                page = browser.new_page(viewport={"width": 1280, "height": 1200})  # a session of its own
+                _sign_in(page, signed_dashboard, user, USERS[user][1])
+                page.wait_for_selector('[data-testid="stMetric"]', timeout=180_000)
+                page.get_by_text(f"Signed in as {user} ({USERS[user][0]})").wait_for(timeout=60_000)
+                seen[user] = (_navigation(page), _metric(page, "Top customer"))
+        finally:
+            browser.close()
+    assert seen["vera"][0] == gold_pages
+    assert seen["ana"][0] == [*gold_pages, "Silver"]
+    assert seen["ada"][0] == [*gold_pages, "Silver", "Data health", "Operations"]
+    assert not seen["ada"][1].startswith("masked:")
+    assert seen["vera"][1].startswith("masked:") and seen["vera"][1] == seen["ana"][1]
 
 
 def test_the_silver_page_pages_through_a_table_with_its_rejects_beside_it(dashboard, chromium):

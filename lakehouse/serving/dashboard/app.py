@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from lakehouse.serving import access
 from lakehouse.serving.dashboard import queries as q
 from lakehouse.serving.dashboard.formats import compact_eur, eur, every_period
 from lakehouse.settings import settings
@@ -54,12 +55,60 @@ def _cached_call(name: str, args: tuple):
 WITHOUT_SPARK = ("dbt_test_results", "silver_tables")
 
 
+@st.cache_resource(show_spinner=False)
+def _authenticator() -> access.Authenticator:
+    return access.Authenticator()
+
+
+def _reader() -> access.User:
+    return st.session_state.get("reader", access.OPEN)
+
+
+def _for_reader(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The rows as the signed-in reader may see them: personal columns masked below admin (queries
+    are cached for every reader alike, so masking happens here)."""
+    hidden = [] if _reader().role.unmasked else [c for c in frame.columns if c in access.personal(table)]
+    if not hidden:
+        return frame
+    frame = frame.copy()
+    for column in hidden:
+        frame[column] = frame[column].map(access.masked)
+    return frame
+
+
+def _signed_in() -> access.User | None:
+    """The reader: anyone when the users file names nobody, else who signed in (a form until then)."""
+    authenticator = _authenticator()
+    if authenticator.open:
+        return access.OPEN
+    if "user" in st.session_state:
+        return st.session_state.user
+    st.title("Sign in")
+    with st.form("sign_in"):
+        name = st.text_input("User")
+        secret = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in")
+    if submitted:
+        user = authenticator.user(name, secret)
+        if user is not None:
+            st.session_state.user = user
+            st.rerun()
+        st.error("Wrong user name or password.")
+    return None
+
+
 def _chart(figure) -> None:
     figure.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=360)
     st.plotly_chart(figure, use_container_width=True)
 
 
 # -- pages ---------------------------------------------------------------------------------
+
+
+def _top_customer(name: str | None) -> str:
+    if name is None:
+        return "—"
+    return name if _reader().role.unmasked else str(access.masked(name))
 
 
 def commerce() -> None:
@@ -88,7 +137,7 @@ def commerce() -> None:
         c.metric("Average basket (EUR)", compact_eur(kpis["avg_basket_eur"]))
         d.metric(
             "Top customer",
-            kpis["top_customer"] or "—",
+            _top_customer(kpis["top_customer"]),
             compact_eur(kpis["top_customer_spend_eur"]),
             delta_color="off",
             help=f"spent {eur(kpis['top_customer_spend_eur'])}",
@@ -369,6 +418,8 @@ def silver() -> None:
     with st.sidebar:
         name = st.selectbox("Silver table", names, index=names.index(wanted) if wanted in names else 0, key="silver")
         columns = _cached(q.silver_columns, name)
+        if not _reader().role.unmasked:  # a filter on a masked column would reveal its values
+            columns = [c for c in columns if c not in access.personal(f"silver.{name}")]
         wanted_column = st.query_params.get("column")
         column = st.selectbox(
             "Filter column", columns, index=columns.index(wanted_column) if wanted_column in columns else 0
@@ -390,7 +441,7 @@ def silver() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader(f"silver.{name}, by {table.key}")
-        st.dataframe(rows, hide_index=True, use_container_width=True)
+        st.dataframe(_for_reader(rows, f"silver.{name}"), hide_index=True, use_container_width=True)
     with right:
         st.subheader("Rejected rows")
         st.dataframe(reasons, hide_index=True, use_container_width=True)
@@ -453,21 +504,35 @@ def alert_banner() -> None:
         st.error(f"**{alert.kind.replace('_', ' ')}** — {message} (since {alert.raised_at:%Y-%m-%d %H:%M})")
 
 
+PAGES = [
+    # (page, the least role that sees it): gold for viewers, silver for analysts, the ledger,
+    # quarantine and operations for admins (as in the API).
+    (st.Page(commerce, title="Commerce", default=True), access.Role.VIEWER),  # the root page: /
+    (st.Page(web, title="Web", url_path="web"), access.Role.VIEWER),
+    (st.Page(marketing, title="Marketing", url_path="marketing"), access.Role.VIEWER),
+    (st.Page(social, title="Social", url_path="social"), access.Role.VIEWER),
+    (st.Page(water, title="Water quality", url_path="water"), access.Role.VIEWER),
+    (st.Page(devices, title="Devices", url_path="devices"), access.Role.VIEWER),
+    (st.Page(silver, title="Silver", url_path="silver"), access.Role.ANALYST),
+    (st.Page(data_health, title="Data health", url_path="health"), access.Role.ADMIN),
+    (st.Page(operations, title="Operations", url_path="operations"), access.Role.ADMIN),
+]
+
+
 def main() -> None:
     st.set_page_config(page_title="Lakehouse", layout="wide")
+    user = _signed_in()
+    if user is None:
+        st.stop()
+    st.session_state.reader = user
+    if user is not access.OPEN:
+        with st.sidebar:
+            st.caption(f"Signed in as {user.name} ({user.role})")
+            if st.button("Sign out"):
+                del st.session_state.user
+                st.rerun()
     alert_banner()
-    pages = [
-        st.Page(commerce, title="Commerce", default=True),  # the root page: /
-        st.Page(web, title="Web", url_path="web"),
-        st.Page(marketing, title="Marketing", url_path="marketing"),
-        st.Page(social, title="Social", url_path="social"),
-        st.Page(water, title="Water quality", url_path="water"),
-        st.Page(devices, title="Devices", url_path="devices"),
-        st.Page(silver, title="Silver", url_path="silver"),
-        st.Page(data_health, title="Data health", url_path="health"),
-        st.Page(operations, title="Operations", url_path="operations"),
-    ]
-    st.navigation(pages).run()
+    st.navigation([page for page, least in PAGES if user.role.at_least(least)]).run()
 
 
 main()
