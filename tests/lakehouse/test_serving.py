@@ -158,6 +158,47 @@ def test_publish_copies_gold_and_the_ledger_twice_with_the_same_rows(built):
     assert _postgres("select count(*) from information_schema.tables where table_name like '%\\_\\_loading'") == [(0,)]
 
 
+def test_postgres_roles_read_their_scope_and_no_personal_value(built):
+    """A viewer's login reads `gold_masked` (personal columns masked with the API's keyed hash, the
+    other tables whole) and nothing of `gold` or the ledger; an admin's reads both as published."""
+    import hashlib
+
+    assert built_cli("publish").returncode == 0
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+        for login, role in (("vera_pg", "lakehouse_viewer"), ("ada_pg", "lakehouse_admin")):
+            db.execute(f"drop role if exists {login}")
+            db.execute(f"create role {login} login in role {role}")
+
+    def as_login(login: str, statement: str) -> list[tuple]:
+        with psycopg.connect(POSTGRES_URL.replace("lakehouse@", f"{login}@"), autocommit=True) as db:
+            return db.execute(statement).fetchall()
+
+    for statement in (
+        "select count(*) from gold.agg_spend_by_customer",
+        "select count(*) from bronze.ingestion_batches",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            as_login("vera_pg", statement)
+    names = dict(_gold("select customer_id, customer_name from gold.agg_spend_by_customer"))
+    key = Path(BUILT_ENV["LAKEHOUSE_USERS_FILE"]).with_name("masking.key").read_text().strip()
+    expected = {
+        customer: None if name is None else "masked:" + hashlib.sha256(f"{key}{name}".encode()).hexdigest()[:16]
+        for customer, name in names.items()
+    }
+    assert (
+        dict(as_login("vera_pg", "select customer_id, customer_name from gold_masked.agg_spend_by_customer"))
+        == expected
+    )
+    assert any(expected.values())
+    (whole,) = _gold("select count(*), sum(amount_eur) from gold.fct_order_lines")
+    (seen,) = as_login("vera_pg", "select count(*), sum(amount_eur) from gold_masked.fct_order_lines")
+    assert seen == (whole[0], Decimal(str(whole[1])))
+    assert dict(as_login("ada_pg", "select customer_id, customer_name from gold.agg_spend_by_customer")) == names
+    assert as_login("ada_pg", "select count(*) from bronze.ingestion_batches") == _postgres(
+        "select count(*) from bronze.ingestion_batches"
+    )
+
+
 def test_publish_refuses_an_unknown_table(built):
     refused = built_cli("publish", "gold.nosuch; drop table x")
     assert refused.returncode == 1
