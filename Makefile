@@ -1,6 +1,8 @@
 # The words users say. Every target installs what it needs first (a project-local .venv).
 PYTHON ?= python3
 VENV ?= .venv
+# `make test` runs the suite in two lanes side by side (tests/conftest.py says which tests go where).
+TEST_LANES ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -61,7 +63,7 @@ manifest: install
 
 test: install browser postgres manifest lint-python
 	LAKEHOUSE_MODE=cluster $(BIN)/lakehouse jars  # cluster mode's Hadoop jars too: the cluster test starts HDFS
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_LANES) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install manifest
 	$(BIN)/pytest -m fast $(PYTEST_ARGS)

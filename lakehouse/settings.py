@@ -196,10 +196,12 @@ port stays under 32768, below the range Linux picks client ports from, where an 
 could hold a service's port and keep it from starting."""
 
 
-def side_by_side_environment(name: str) -> dict[str, str]:
+def side_by_side_environment(name: str, port_offset: int | None = None) -> dict[str, str]:
     """Environment for a second lakehouse beside the default one (tests, benchmarks): its own
-    data home under `.lakehouse/<name>` and the default ports shifted by its offset."""
-    port_offset = SIDE_BY_SIDE_PORT_OFFSETS[name]
+    data home under `.lakehouse/<name>` and the default ports shifted by its offset (the name's in
+    SIDE_BY_SIDE_PORT_OFFSETS unless given)."""
+    if port_offset is None:
+        port_offset = SIDE_BY_SIDE_PORT_OFFSETS[name]
     ports = {
         "LAKEHOUSE_KAFKA_PORT": 9092,
         "LAKEHOUSE_KAFKA_CONTROLLER_PORT": 9093,

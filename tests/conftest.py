@@ -19,7 +19,14 @@ import pytest
 from ingestion.config import PROJECT_ROOT
 from lakehouse.settings import side_by_side_environment
 
-TEST_ENV = side_by_side_environment("test")
+# `make test` runs the suite in two lanes (pytest-xdist workers, see pytest_collection_modifyitems):
+# each worker has a test home and ports of its own, so that neither stops nor wipes the other's.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+TEST_ENV = (
+    side_by_side_environment("test")
+    if WORKER == 0
+    else side_by_side_environment(f"test-{WORKER}", port_offset=600 + 100 * WORKER)
+)
 # Daemons started by tests do not publish gold to PostgreSQL after their builds (test_serving does).
 TEST_ENV["LAKEHOUSE_PUBLISH_AFTER_BUILD"] = "false"
 os.environ.update(TEST_ENV)
@@ -36,6 +43,29 @@ os.environ["DBT_TARGET_PATH"] = str(DBT_TARGET)
 os.environ["DBT_LOG_PATH"] = str(settings().home / "dbt" / "logs")
 from lakehouse.services.kafka import KafkaBroker  # noqa: E402
 from lakehouse.services.spark_server import SparkServer  # noqa: E402
+
+
+BUILT_LANE = {
+    "tests/lakehouse/test_alerts.py",
+    "tests/lakehouse/test_build_changes.py",
+    "tests/lakehouse/test_serving.py",
+    "tests/lakehouse/test_verify.py",
+    "tests/lakehouse/test_cluster_mode.py",
+    "tests/lakehouse/test_s3_warehouse.py",
+    "tests/orchestration/test_live.py",
+}
+"""The suites of the lakehouses beside the test home: the built one (tests/lakehouse/conftest.py) and
+the cluster and S3 ones that compare with it, and the live loop. They need none of the test home's
+services, and together take about as long as the rest, which runs on the test home."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Two lanes for `pytest -n 2 --dist loadgroup`: one worker takes the lakehouses beside the test
+    home, the other the test home; within a lane the tests keep their order and fixtures."""
+    for item in items:
+        module = item.path.relative_to(PROJECT_ROOT).as_posix()
+        item.add_marker(pytest.mark.xdist_group("beside" if module in BUILT_LANE else "home"))
 
 
 def lakehouse_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
