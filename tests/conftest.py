@@ -44,7 +44,6 @@ os.environ["DBT_LOG_PATH"] = str(settings().home / "dbt" / "logs")
 from lakehouse.services.kafka import KafkaBroker  # noqa: E402
 from lakehouse.services.spark_server import SparkServer  # noqa: E402
 
-
 BUILT_LANE = {
     "tests/lakehouse/test_alerts.py",
     "tests/lakehouse/test_build_changes.py",
