@@ -63,7 +63,7 @@ manifest: install
 
 test: install browser postgres manifest lint-python
 	LAKEHOUSE_MODE=cluster $(BIN)/lakehouse jars  # cluster mode's Hadoop jars too: the cluster test starts HDFS
-	$(BIN)/pytest -n $(TEST_LANES) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_LANES) $(PYTEST_ARGS)
 
 test-fast: install manifest
 	$(BIN)/pytest -m fast $(PYTEST_ARGS)
