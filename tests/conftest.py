@@ -19,7 +19,7 @@ import pytest
 from ingestion.config import PROJECT_ROOT
 from lakehouse.settings import side_by_side_environment
 
-# `make test` runs the suite in two lanes (pytest-xdist workers, see pytest_collection_modifyitems):
+# `make test` runs the suite in two lanes (pytest-xdist workers, see pytest_xdist_make_scheduler):
 # each worker has a test home and ports of its own, so that neither stops nor wipes the other's.
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_ENV = (
