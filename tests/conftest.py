@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.config import PROJECT_ROOT
-from lakehouse.settings import side_by_side_environment
+from lakehouse.settings import SIDE_BY_SIDE_PORT_OFFSETS, side_by_side_environment
 
 # `make test` runs the suite in two lanes (pytest-xdist workers, see pytest_xdist_make_scheduler):
 # each worker has a test home and ports of its own, so that neither stops nor wipes the other's.
@@ -25,7 +25,7 @@ WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_ENV = (
     side_by_side_environment("test")
     if WORKER == 0
-    else side_by_side_environment(f"test-{WORKER}", port_offset=600 + 100 * WORKER)
+    else side_by_side_environment(f"test-{WORKER}", port_offset=max(SIDE_BY_SIDE_PORT_OFFSETS.values()) + 100 * WORKER)
 )
 # Daemons started by tests do not publish gold to PostgreSQL after their builds (test_serving does).
 TEST_ENV["LAKEHOUSE_PUBLISH_AFTER_BUILD"] = "false"
@@ -44,7 +44,7 @@ os.environ["DBT_LOG_PATH"] = str(settings().home / "dbt" / "logs")
 from lakehouse.services.kafka import KafkaBroker  # noqa: E402
 from lakehouse.services.spark_server import SparkServer  # noqa: E402
 
-BUILT_LANE = {
+BESIDE_LANE = {
     "tests/lakehouse/test_alerts.py",
     "tests/lakehouse/test_build_changes.py",
     "tests/lakehouse/test_serving.py",
@@ -55,7 +55,8 @@ BUILT_LANE = {
 }
 """The suites of the lakehouses beside the test home: the built one (tests/lakehouse/conftest.py) and
 the cluster and S3 ones that compare with it, and the live loop. They need none of the test home's
-services, and together take about as long as the rest, which runs on the test home."""
+services, and together take about as long as the rest, which runs on the test home. A new module that
+uses the `built` fixture belongs here: set up in both lanes, it would start twice on the same ports."""
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -67,7 +68,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class Lanes(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "beside" if nodeid.split("::")[0] in BUILT_LANE else "home"
+            return "beside" if nodeid.split("::")[0] in BESIDE_LANE else "home"
 
     return Lanes(config, log)
 
