@@ -14,7 +14,10 @@ both agree on what is up to date.
 
 from dagster import AssetSelection, AutomationCondition
 
-WRITTEN_BY_INGESTION = AssetSelection.groups("bronze", "landing")
+# `include_sources`: the landing folders, topics and the ledger are external assets (specs), which
+# a group selection leaves out by default; without them the web log path, which reads the ledger,
+# waited for a ledger materialisation and was left out of the first build of a fresh instance.
+WRITTEN_BY_INGESTION = AssetSelection.groups("bronze", "landing", include_sources=True)
 
 
 def follows_its_inputs() -> AutomationCondition:

@@ -146,6 +146,11 @@ def test_gold_follows_messages_and_files_from_a_fresh_start(live):
     assert [(r.order_lines, float(r.revenue_eur)) for r in rows] == [(1, 899.99)] * SALES + [(1, 20.0)]
 
     instance = DagsterInstance.from_config(f"{HOME}/dagster")
+    failed = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+    assert [(run.job_name, run.tags.get("dagster/sensor_name")) for run in failed] == []
+    # The automation built every model of the fresh instance, the web log path (which reads the ledger) too.
+    automated = instance.get_runs(RunsFilter(tags={"dagster/sensor_name": "silver_and_gold_follow_bronze"}))
+    assert AssetKey(["staging", "stg_server_logs__requests"]) in set().union(*(r.asset_selection for r in automated))
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
     run_keys = [run.tags["dagster/run_key"] for run in runs if "dagster/run_key" in run.tags]
     assert len(run_keys) == len(set(run_keys)), "a sensor asked twice for the same data"
