@@ -73,7 +73,7 @@ def pytest_xdist_make_scheduler(config, log):
     return Lanes(config, log)
 
 
-def lakehouse_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def lakehouse_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the `lakehouse` CLI as a user would, in a child process."""
     return subprocess.run(
         [sys.executable, "-m", "lakehouse.cli", *args],
@@ -81,7 +81,7 @@ def lakehouse_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.C
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
     )
 
 
@@ -156,6 +156,19 @@ def spark(spark_server):
         session = connect()  # the server restarted since this process last used it: that session ended
     yield session
     session.stop()
+
+
+def own_source(name: str, suffix: str):
+    """A copy of a declared source under a name (and, for Kafka, a topic) of its own: its own landing
+    folder, bronze tables and ledger rows, so that what a test counts is what it sent, whatever other
+    tests landed in the original and in whatever order they ran. `bronze.quarantine` shows it too."""
+    from dataclasses import replace
+
+    from ingestion.sources import get_source
+
+    source = get_source(name)
+    copy = f"{name}_{suffix}"
+    return replace(source, name=copy, topic=copy if source.topic else None)
 
 
 def land(source: str, name: str, content: bytes | str, settled: bool = True) -> Path:

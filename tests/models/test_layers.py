@@ -2,8 +2,9 @@
 
 Two deliveries land in bronze, the second re-sending part of the first (an order line exported
 again, Kafka messages delivered twice, a log file overlapping the previous one, a new version of
-the sites workbook). After each, `dbt build` runs incrementally; then a `--full-refresh` run
-must give exactly the same tables.
+the sites workbook). After each, `lakehouse build` runs (`dbt build` of everything the first time,
+then of what the new batches reach, incrementally); then a `--full-refresh` run must give exactly
+the same tables.
 """
 
 from __future__ import annotations
@@ -99,9 +100,15 @@ def _ingest_all(spark) -> list[str]:
     return batch_ids
 
 
-def _build(*extra: str, command: str = "build") -> None:
-    result = dbt_cli(command, "--target", "local", *extra)
-    assert result.returncode == 0, result.stdout[-6000:]
+def _build() -> str:
+    """`lakehouse build`, as `make run` does: what new batches reach, recorded for the next one."""
+    result = lakehouse_cli("build", timeout=900)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    _assert_nothing_failed()
+    return result.stdout
+
+
+def _assert_nothing_failed() -> None:
     results = json.loads((DBT_TARGET / "run_results.json").read_text())["results"]
     failed = [(r["unique_id"], r["status"], r["message"]) for r in results if r["status"] in ("error", "fail")]
     assert failed == []
@@ -138,7 +145,9 @@ def test_full_refresh_gives_the_tables_the_incremental_runs_built(built, spark):
     *_, incremental = built
     assert rows(spark, "select count(*) from silver.slv_commerce__transactions")[0][0] > 2000
     # The models only: their tests ran on the same rows in the incremental builds.
-    _build("--full-refresh", command="run")
+    result = dbt_cli("run", "--full-refresh", "--target", "local")
+    assert result.returncode == 0, result.stdout[-6000:]
+    _assert_nothing_failed()
     assert _fingerprints(spark) == incremental
 
 
@@ -357,11 +366,10 @@ def test_a_rollback_leaves_silver_and_gold_on_the_next_build_and_a_replay_brings
         f"union all select concat('S-', cast(sale_id as string)) from silver.slv_commerce__sales "
         f"where _batch_id = '{kafka_batch}')",
     )[0][0]
-    selection = ("--select", "source:bronze.transactions+ source:bronze.sales+")
-
     for source, batch in (("transactions", file_batch), ("sales", kafka_batch)):
         assert lakehouse_cli("rollback", source, batch).returncode == 0
-    _build(*selection)  # an ordinary build; its reconciliation tests pass (bronze = silver + rejects)
+    # An ordinary build of what the two sources reach; its reconciliation tests pass (bronze = silver + rejects).
+    assert "dbt build: new batches of sales, transactions" in _build()
     after = rows(spark, lines.format(f=file_batch, k=kafka_batch))[0]
     assert after[:2] == (0, 0)
     # Their lines left gold, except those the second delivery re-sent: they are kept from that copy.
@@ -370,13 +378,14 @@ def test_a_rollback_leaves_silver_and_gold_on_the_next_build_and_a_replay_brings
 
     for source, batch in (("transactions", file_batch), ("sales", kafka_batch)):
         assert lakehouse_cli("replay", source, batch).returncode == 0
-    _build(*selection)
+    assert "dbt build: new batches of sales, transactions" in _build()
     again = rows(spark, lines.format(f=file_batch, k=kafka_batch))[0]
     assert again[2:] == before[2:]  # every line back, once
 
 
 def test_follow_with_build_keeps_silver_and_gold_up_to_date(built, spark):
-    """`lakehouse ingest --follow --build`: new messages reach silver and gold with no other command."""
+    """`lakehouse ingest --follow --build`: new messages reach silver and gold with no other command,
+    building only what they reach (the builds before were recorded)."""
     import signal
     import subprocess
     import sys
@@ -402,4 +411,5 @@ def test_follow_with_build_keeps_silver_and_gold_up_to_date(built, spark):
         if follower.poll() is None:
             follower.kill()
     assert follower.returncode == 0, output[-3000:]
+    assert "dbt build: new batches of device_events" in output, output[-3000:]
     assert rows(spark, "select count(*) from silver.slv_devices__events where device_id = 'BUILD-1'") == [(1,)]
