@@ -16,7 +16,7 @@ from ingestion.sources import get_source
 from ingestion.spark import session_settings
 from ingestion.storage import LocalFolder, StoredFile, local_file
 from lakehouse.samples.records import server_logs
-from tests.conftest import land, rows
+from tests.conftest import land, own_source, rows
 
 HEADER = "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,payment_method,status\n"
 
@@ -28,11 +28,11 @@ def _tx(n: int, quantity: str = "1") -> str:
 
 
 def test_files_are_ingested_once_and_a_new_version_again(spark):
-    source = get_source("transactions")
+    source = own_source("transactions", "once")
     options = Options(batch_rows=400)
-    land("transactions", "export_a.csv", HEADER + "".join(_tx(n) for n in range(1000)))
-    land("transactions", "export_b.csv", HEADER + "".join(_tx(n) for n in range(1000, 1100)))
-    land("transactions", "growing.csv", HEADER + _tx(5000), settled=False)
+    land(source.name, "export_a.csv", HEADER + "".join(_tx(n) for n in range(1000)))
+    land(source.name, "export_b.csv", HEADER + "".join(_tx(n) for n in range(1000, 1100)))
+    land(source.name, "growing.csv", HEADER + _tx(5000), settled=False)
 
     first = ingest_files(spark, source, options)
     # Spark splits a CSV file: one batch per file, whatever `batch_rows`; the growing one waits.
@@ -40,45 +40,47 @@ def test_files_are_ingested_once_and_a_new_version_again(spark):
         ("export_a.csv", 1000, True),
         ("export_b.csv", 100, True),
     ]
-    assert rows(spark, "select count(*), count(distinct transaction_id) from bronze.transactions") == [(1100, 1100)]
+    assert rows(spark, f"select count(*), count(distinct transaction_id) from {source.table}") == [(1100, 1100)]
 
-    land("transactions", "growing.csv", HEADER + _tx(5000) + _tx(5001), settled=False)  # still growing
+    land(source.name, "growing.csv", HEADER + _tx(5000) + _tx(5001), settled=False)  # still growing
     assert ingest_files(spark, source, options) == []  # the same landing zone adds nothing
-    assert rows(spark, "select count(*) from bronze.transactions") == [(1100,)]
+    assert rows(spark, f"select count(*) from {source.table}") == [(1100,)]
 
-    land("transactions", "export_b.csv", HEADER + "".join(_tx(n) for n in range(1000, 1150)))
-    land("transactions", "growing.csv", HEADER + _tx(5000) + _tx(5001))  # now complete and stable
+    land(source.name, "export_b.csv", HEADER + "".join(_tx(n) for n in range(1000, 1150)))
+    land(source.name, "growing.csv", HEADER + _tx(5000) + _tx(5001))  # now complete and stable
     again = ingest_files(spark, source, options)
     assert sorted((b.plan.file, b.rows_good) for b in again) == [("export_b.csv", 150), ("growing.csv", 2)]
     versions = rows(
         spark,
-        "select count(distinct file_sha256) from bronze.ingestion_batches where file_name = 'export_b.csv'",
+        f"select count(distinct file_sha256) from bronze.ingestion_batches where source = '{source.name}' "
+        "and file_name = 'export_b.csv'",
     )
     assert versions == [(2,)]
-    assert rows(spark, "select count(*) from bronze.transactions") == [(1252,)]
+    assert rows(spark, f"select count(*) from {source.table}") == [(1252,)]
 
     lineage = rows(
         spark,
         "select _source_file, _source_line, quantity, unit_price, cast(transaction_at as string), _batch_id "
-        "from bronze.transactions where transaction_id = 'T00003'",
+        f"from {source.table} where transaction_id = 'T00003'",
     )
-    assert lineage == [("export_a.csv", 5, 1, 12.5, "2026-11-01 10:03:00", "transactions-000001")]
+    assert lineage == [("export_a.csv", 5, 1, 12.5, "2026-11-01 10:03:00", f"{source.name}-000001")]
 
 
 def test_a_file_python_reads_lands_in_batches_of_at_most_batch_rows(spark):
     """A file that Spark cannot split line by line (a JSON array) is read by Python, in batches."""
     post = {"user_id": "u1", "platform": "tiktok", "posted_at": "2026-11-02T08:00:00Z"}
     posts = [json.dumps({"post_id": f"PA{n}", **post}) for n in range(1000)]
-    land("social_posts", "array.json", "[\n" + ",\n".join(posts) + "\n]\n")
+    source = own_source("social_posts", "array")
+    land(source.name, "array.json", "[\n" + ",\n".join(posts) + "\n]\n")
 
-    batches = ingest_files(spark, get_source("social_posts"), Options(batch_rows=400))
+    batches = ingest_files(spark, source, Options(batch_rows=400))
 
     assert [(b.plan.file, b.rows_good, b.plan.eof) for b in batches] == [
         ("array.json", 400, False),
         ("array.json", 400, False),
         ("array.json", 200, True),
     ]
-    assert rows(spark, "select _source_line from bronze.social_posts where post_id in ('PA3', 'PA999')") == [
+    assert rows(spark, f"select _source_line from {source.table} where post_id in ('PA3', 'PA999')") == [
         (5,),
         (1001,),
     ]
@@ -93,20 +95,21 @@ def test_line_numbers_hold_across_the_splits_spark_reads_a_file_in(spark):
     endings = ["\n", "\r\n", "\n", "\r"]
     content = "".join(line + rng.choice(endings) for line in lines)
     lines = re.split(r"\r\n|\n|\r", content)[:-1]  # as Hadoop's reader splits them ("\r" + "\n" is one break)
-    path = land("server_logs", "split.log", content)
+    source = own_source("server_logs", "split")
+    path = land(source.name, "split.log", content)
     file = local_file(path)
 
     # Splits of 1 MiB, as a server with 8 cores would read it (this one has fewer).
-    many = line_file(get_source("server_logs"), file, parallelism=8)
+    many = line_file(source, file, parallelism=8)
     assert many.split_bytes == 1 << 20 and len(many.lines_before) == -(-file.size // (1 << 20)) >= 6
     with session_settings(spark, many.read_settings):
-        staged = staged_lines(spark, get_source("server_logs"), many).select("_source_line", "_raw").collect()
+        staged = staged_lines(spark, source, many).select("_source_line", "_raw").collect()
     assert sorted((row._source_line, row._raw) for row in staged) == [
         (number, line) for number, line in enumerate(lines, start=1) if line
     ]
 
-    (batch,) = ingest_files(spark, get_source("server_logs"), Options(bad_share_threshold=0.9))
-    landed = rows(spark, "select _source_line, _raw from bronze.server_logs where _source_file = 'split.log'")
+    (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.9))
+    landed = rows(spark, f"select _source_line, _raw from {source.table} where _source_file = 'split.log'")
     assert batch.rows_good + batch.rows_bad == sum(1 for line in lines if line) and len(landed) == batch.rows_good
     assert all(raw == lines[line - 1] for line, raw in landed)
     rotated = lines.index("-- log rotated --") + 1
@@ -129,10 +132,10 @@ def test_a_file_the_spark_server_cannot_see_is_a_clear_error(spark, tmp_path):
 
 
 def test_bad_records_go_to_quarantine_with_a_reason_and_the_batch_goes_on(spark):
-    source = get_source("transactions")
+    source = own_source("transactions", "defects")
     body = HEADER + "".join(_tx(n) for n in range(20000, 20040))
     body += _tx(20040, quantity="abc") + "T20041,,101,1,1,EUR,2026-11-01T10:00:00Z,FR,card,ok\n" + "T20042,C1,101\n"
-    land("transactions", "with_defects.csv", body)
+    land(source.name, "with_defects.csv", body)
 
     (batch,) = ingest_files(spark, source, Options())
 
@@ -145,20 +148,18 @@ def test_bad_records_go_to_quarantine_with_a_reason_and_the_batch_goes_on(spark)
         (43, "missing required field customer_id"),
         (44, "expected 10 columns, found 3"),
     ]
-    assert rows(spark, "select count(*) from bronze.transactions where transaction_id in ('T20040', 'T20041')") == [
-        (0,)
-    ]
+    assert rows(spark, f"select count(*) from {source.table} where transaction_id in ('T20040', 'T20041')") == [(0,)]
 
 
 def test_a_batch_above_the_bad_share_threshold_is_quarantined_whole(spark):
-    source = get_source("transactions")
+    source = own_source("transactions", "mostly_bad")
     body = HEADER + "".join(_tx(n, quantity="x" if n % 2 else "1") for n in range(30000, 30010))
-    land("transactions", "mostly_bad.csv", body)
+    land(source.name, "mostly_bad.csv", body)
 
     (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.2, bad_min_records=5))
 
     assert (batch.status, batch.rows_good, batch.rows_bad) == ("quarantined", 0, 10)
-    assert rows(spark, "select count(*) from bronze.transactions where _source_file = 'mostly_bad.csv'") == [(0,)]
+    assert rows(spark, f"select count(*) from {source.table} where _source_file = 'mostly_bad.csv'") == [(0,)]
     reasons = rows(spark, f"select reason from bronze.quarantine where batch_id = '{batch.batch_id}'")
     assert len(reasons) == 10
     assert sum("quarantined whole" in reason for (reason,) in reasons) == 5
@@ -179,20 +180,19 @@ def test_a_batch_above_the_bad_share_threshold_is_quarantined_whole(spark):
 def test_whole_batch_rule_needs_share_and_count(spark, name, bad, threshold, minimum, whole):
     """Whole-batch quarantine needs a bad share above the threshold and a minimum of bad records,
     so a small file with a few bad lines still lands its good ones."""
+    source = own_source("transactions", name.removesuffix(".csv"))
     body = HEADER + "".join(_tx(n, quantity="x" if n < 31000 + bad else "1") for n in range(31000, 31010))
-    land("transactions", name, body)
+    land(source.name, name, body)
 
-    (batch,) = ingest_files(
-        spark, get_source("transactions"), Options(bad_share_threshold=threshold, bad_min_records=minimum)
-    )
+    (batch,) = ingest_files(spark, source, Options(bad_share_threshold=threshold, bad_min_records=minimum))
 
     expected = ("quarantined", 0, 10) if whole else ("committed", 10 - bad, bad)
     assert (batch.status, batch.rows_good, batch.rows_bad) == expected
-    assert rows(spark, f"select count(*) from bronze.transactions where _source_file = '{name}'") == [(expected[1],)]
+    assert rows(spark, f"select count(*) from {source.table} where _source_file = '{name}'") == [(expected[1],)]
 
 
 def test_json_schema_drift(spark):
-    source = get_source("social_posts")
+    source = own_source("social_posts", "drift")
     good = {
         "post_id": "P1",
         "user_id": "u1",
@@ -206,14 +206,14 @@ def test_json_schema_drift(spark):
         {**good, "post_id": "P3", "likes": "lots"},  # changed type
         {**good, "post_id": "P4", "likes": 4.0},  # a float where an integer belongs
     ]
-    land("social_posts", "drift.jsonl", "\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
+    land(source.name, "drift.jsonl", "\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
 
     (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.9))
 
     bronze = rows(
         spark,
         "select post_id, likes, cast(posted_at as string), get_json_object(author, '$.handle'), hashtags, "
-        "get_json_object(_raw, '$.mood') from bronze.social_posts where _source_file = 'drift.jsonl'",
+        f"get_json_object(_raw, '$.mood') from {source.table} where _source_file = 'drift.jsonl'",
     )
     assert bronze == [("P1", 3, "2026-11-02 07:00:00", "@u1", '["promo"]', "happy")]
     assert rows(
@@ -233,18 +233,19 @@ def test_excel_reference_data_and_the_ledger_over_sql(spark, thrift):
     workbook.active.append(["method_id", "parameter", "unit", "analytical_method", "detection_limit"])
     workbook.active.append(["M01", "nitrate", "mg/L", "ion chromatography", 0.5])
     workbook.active.append(["M02", "phosphate", "mg/L", "spectrophotometry", "n/a"])
-    folder = land("water_methods", "methods.xlsx", b"").parent
+    source = own_source("water_methods", "excel")
+    folder = land(source.name, "methods.xlsx", b"").parent
     workbook.save(folder / "methods.xlsx")
     import os
     import time
 
     os.utime(folder / "methods.xlsx", (time.time() - 60, time.time() - 60))
 
-    (batch,) = ingest_files(spark, get_source("water_methods"), Options(bad_share_threshold=0.9))
+    (batch,) = ingest_files(spark, source, Options(bad_share_threshold=0.9))
 
-    assert rows(spark, "select method_id, detection_limit, _source_line from bronze.water_methods") == [("M01", 0.5, 2)]
+    assert rows(spark, f"select method_id, detection_limit, _source_line from {source.table}") == [("M01", 0.5, 2)]
     ledger = thrift(
         "select batch_id, source, status, rows_good, rows_bad, file_name, length(file_sha256), delta_version, "
         f"started_at <= finished_at from bronze.ingestion_batches where batch_id = '{batch.batch_id}'"
     )
-    assert ledger == [(batch.batch_id, "water_methods", "committed", 1, 1, "methods.xlsx", 64, 1, True)]
+    assert ledger == [(batch.batch_id, source.name, "committed", 1, 1, "methods.xlsx", 64, 1, True)]

@@ -10,11 +10,10 @@ import pytest
 from ingestion.api import Options, purge, replay, rollback
 from ingestion.errors import LakehouseError
 from ingestion.files import ingest_files
-from ingestion.sources import get_source
 from ingestion.topics import ingest_topic
 from lakehouse.samples.producer import produce
 from lakehouse.samples.records import ad_events, encode, server_logs
-from tests.conftest import land, rows
+from tests.conftest import land, own_source, rows
 
 
 def _content(spark, table: str) -> list[tuple]:
@@ -29,12 +28,12 @@ def _quarantine(spark, source: str) -> list[tuple]:
 
 
 def test_rollback_and_replay_of_a_file_batch(spark):
-    source = get_source("server_logs")
+    source = own_source("server_logs", "rollback")
     for hour in range(3):
-        land("server_logs", f"access-{hour}.log", "\n".join(server_logs(random.Random(11 + hour), 100)) + "\n")
+        land(source.name, f"access-{hour}.log", "\n".join(server_logs(random.Random(11 + hour), 100)) + "\n")
     batches = ingest_files(spark, source, Options())
     assert [b.status for b in batches] == ["committed"] * 3
-    clean, clean_quarantine = _content(spark, source.table), _quarantine(spark, "server_logs")
+    clean, clean_quarantine = _content(spark, source.table), _quarantine(spark, source.name)
     middle = batches[1]
 
     rolled = rollback(spark, source, middle.batch_id)
@@ -77,15 +76,15 @@ def test_rollback_and_replay_of_a_file_batch(spark):
         f"replay of {middle.batch_id}",
     )
     assert _content(spark, source.table) == clean
-    assert _quarantine(spark, "server_logs") == clean_quarantine
+    assert _quarantine(spark, source.name) == clean_quarantine
 
 
 def test_rollback_and_replay_of_a_kafka_batch(kafka, spark):
-    source = get_source("ad_events")
-    sent = produce("ad_events", (encode(m) for m in ad_events(random.Random(5), 500)), progress=False)
+    source = own_source("ad_events", "rollback")
+    sent = produce(source.kafka_topic, (encode(m) for m in ad_events(random.Random(5), 500)), progress=False)
     batches = ingest_topic(spark, source, Options(batch_messages=200))
     assert [b.rows_good + b.rows_bad for b in batches] == [200, 200, sent - 400]
-    clean, clean_quarantine = _content(spark, source.table), _quarantine(spark, "ad_events")
+    clean, clean_quarantine = _content(spark, source.table), _quarantine(spark, source.name)
 
     rollback(spark, source, batches[1].batch_id)
     assert len(_content(spark, source.table)) == len(clean) - batches[1].rows_good
@@ -95,4 +94,4 @@ def test_rollback_and_replay_of_a_kafka_batch(kafka, spark):
 
     assert replayed.plan.ranges == batches[1].plan.ranges
     assert _content(spark, source.table) == clean
-    assert _quarantine(spark, "ad_events") == clean_quarantine
+    assert _quarantine(spark, source.name) == clean_quarantine

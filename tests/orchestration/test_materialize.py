@@ -6,6 +6,8 @@ import random
 
 from dagster import AssetKey, DagsterInstance
 
+from ingestion.api import Options, ingest
+from ingestion.sources import get_source
 from lakehouse.samples import records as sample_data
 from lakehouse.samples.producer import produce
 from orchestration.definitions import defs
@@ -73,11 +75,9 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
 
 
 def test_rollback_and_replay_job_restores_bronze_and_rebuilds_downstream(spark_server, spark):
-    batch_id, rows_good = rows(
-        spark,
-        "select batch_id, rows_good from bronze.ingestion_batches "
-        "where source = 'server_logs' and file_name = 'dagster_access.log' and status = 'committed'",
-    )[0]
+    land("server_logs", "dagster_rollback.log", "\n".join(sample_data.server_logs(random.Random(22), 50)) + "\n")
+    batches = ingest(spark, get_source("server_logs"), Options(settle_seconds=0))
+    ((batch_id, rows_good),) = [(b.batch_id, b.rows_good) for b in batches if b.plan.file == "dagster_rollback.log"]
     bronze_before = rows(spark, "select count(*) from bronze.server_logs")[0][0]
 
     result = defs.resolve_job_def("rollback_and_replay").execute_in_process(

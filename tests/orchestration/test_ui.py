@@ -41,10 +41,9 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
     return body["data"]
 
 
-@pytest.fixture(scope="module")
-def ui_process(kafka, spark_server):
+def _start_ui() -> subprocess.Popen:
     """`lakehouse ui` as a terminal runs it: in a process group of its own, the terminal's."""
-    ui = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "lakehouse.cli", "ui"],
         cwd=PROJECT_ROOT,
         env={k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")},
@@ -54,13 +53,29 @@ def ui_process(kafka, spark_server):
         # Ctrl-C as in a terminal: a process started in the background of a script (CI) inherits SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    try:
-        yield ui
-    finally:
-        stop_process_group(ui)
 
 
 @pytest.fixture(scope="module")
+def ui_processes(kafka, spark_server):
+    """Every `lakehouse ui` the module started; all stopped at its end, also on failure."""
+    started: list[subprocess.Popen] = []
+    try:
+        yield started
+    finally:
+        for ui in started:
+            stop_process_group(ui)
+
+
+@pytest.fixture
+def ui_process(ui_processes):
+    """The module's `lakehouse ui`, started again when a test stopped it (the Ctrl-C test does), so
+    that the tests pass in any order."""
+    if not ui_processes or ui_processes[-1].poll() is not None:
+        ui_processes.append(_start_ui())
+    return ui_processes[-1]
+
+
+@pytest.fixture
 def dagster_ui(ui_process):
     url = f"http://127.0.0.1:{settings().dagster_port}"
     wait_for_http(f"{url}/server_info", timeout_s=300)
@@ -124,7 +139,7 @@ def test_a_materialisation_launched_over_graphql_succeeds(dagster_ui, spark):
 
 
 def test_ctrl_c_stops_the_ui_and_everything_it_started_within_20_s(ui_process, dagster_ui):
-    """Last in this module: it stops the UI the tests above used."""
+    """It stops the module's UI (the next test that needs one starts it again)."""
     started = [psutil.Process(ui_process.pid), *psutil.Process(ui_process.pid).children(recursive=True)]
     names = " ".join(" ".join(process.cmdline()) for process in started)
     assert "dagster dev" in names or "dagster-webserver" in names, names
