@@ -143,9 +143,11 @@ def thrift(spark_server: SparkServer):
     return run
 
 
-@pytest.fixture(scope="module")
-def spark(spark_server):
-    """A Spark Connect session to the test server (one per module: servers restart in between)."""
+def answering_session():
+    """The process's Spark Connect session to the test server, opened again when the server
+    restarted since this process last used it (that session ended with it)."""
+    import contextlib
+
     from ingestion.errors import service_lost
     from ingestion.spark import connect
 
@@ -153,7 +155,16 @@ def spark(spark_server):
     try:
         session.range(1).collect()
     except service_lost():
-        session = connect()  # the server restarted since this process last used it: that session ended
+        with contextlib.suppress(Exception):  # the server that knew it is gone
+            session.stop()
+        session = connect()
+    return session
+
+
+@pytest.fixture(scope="module")
+def spark(spark_server):
+    """A Spark Connect session to the test server (one per module: servers restart in between)."""
+    session = answering_session()
     yield session
     session.stop()
 

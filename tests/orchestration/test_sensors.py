@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from ingestion.api import Options, ingest
@@ -11,7 +12,7 @@ from lakehouse.samples.producer import produce
 from orchestration.bronze.resources import spark_resource
 from orchestration.bronze.sensors import sensors
 from orchestration.definitions import defs
-from tests.conftest import lakehouse_cli, land, rows, xlsx_bytes
+from tests.conftest import answering_session, lakehouse_cli, land, rows, xlsx_bytes
 
 SENSORS = {sensor.name: sensor for sensor in sensors}
 
@@ -25,6 +26,13 @@ def _tick(sensor_name: str, cursor: str | None, instance: DagsterInstance):
         sensor_name=sensor_name,
     )
     return SENSORS[sensor_name].evaluate_tick(context)
+
+
+@pytest.fixture
+def spark(spark_server):
+    """A session per test here: a test restarts the Spark server, which ends the sessions opened
+    before it, and the tests run in any order."""
+    return answering_session()
 
 
 def test_landing_sensor_asks_once_per_new_file_version(spark_server, spark):
@@ -110,10 +118,9 @@ def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_
         context = build_sensor_context(instance=instance, resources={"spark": spark_resource()}, definitions=defs)
         return alerts.evaluate_tick(context).skip_message
 
-    from ingestion.spark import connect
     from ingestion.tables import ensure_tables
 
-    spark = connect()  # the module's session ended with the restart of the test before this one
+    spark = answering_session()  # a test before this one may have restarted the server
     ensure_tables(spark, get_source("device_events"))  # the ledger the successful run maintains, when run alone
     tick()  # what was already wrong before this test is raised here
     assert run(["bronze.no_such_table"]) == DagsterRunStatus.FAILURE
