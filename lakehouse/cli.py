@@ -449,13 +449,16 @@ def cmd_ui(args: argparse.Namespace) -> None:
     port = args.port or settings().dagster_port
     # dagster-dbt looks for `dbt` on PATH (to prepare the manifest): this environment's comes first.
     path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-    from lakehouse.build.dagster_instance import dagster_home
+    from lakehouse.build.dagster_instance import dagster_home, fail_abandoned_runs
 
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "PATH": path}
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
+    fail_abandoned_runs()  # a UI killed before this one may have left runs holding the dbt pool
     print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
     argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]
-    raise SystemExit(run_in_own_group(argv, cwd=PROJECT_ROOT, env=env))
+    returncode = run_in_own_group(argv, cwd=PROJECT_ROOT, env=env)
+    fail_abandoned_runs()  # the runs that the stop interrupted
+    raise SystemExit(returncode)
 
 
 def cmd_docs(args: argparse.Namespace) -> None:

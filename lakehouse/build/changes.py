@@ -24,8 +24,9 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from ingestion.config import PROJECT_ROOT
-from lakehouse.settings import settings
+from ingestion.sources import SOURCES
 from ingestion.tables import EVENTS, ledger_exists
+from lakehouse.settings import settings
 
 # What dbt reads to build: a change anywhere here may change a node (dbt then says which).
 PROJECT_PARTS = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml")
@@ -152,7 +153,8 @@ def plan_build(spark: SparkSession, everything: bool = False) -> BuildPlan:
     missing = missing_relations(spark, manifest)
     if len(missing) > MOST_MISSING:
         return plan(None, f"everything: {len(missing)} relations of the last build are not in the warehouse")
-    changed = sorted(source for source, mark in ledger.items() if last.ledger.get(source) != mark)
+    # A source the ledger holds but the project no longer declares has no model to rebuild.
+    changed = sorted(source for source, mark in ledger.items() if source in SOURCES and last.ledger.get(source) != mark)
     selectors = [f"{name}+" for name in missing] + [f"source:bronze.{source}+" for source in changed]
     reasons = [f"not in the warehouse: {', '.join(missing)}"] if missing else []
     reasons += [f"new batches of {', '.join(changed)}"] if changed else []

@@ -104,3 +104,33 @@ def latest_finished_runs() -> dict[str, object]:
         for run in _instance().get_runs(finished, limit=200):  # newest first
             latest.setdefault(run.job_name, run)
     return latest
+
+
+def fail_abandoned_runs() -> list[str]:
+    """Runs the instance still records as in progress whose processes are all gone (`lakehouse ui`
+    stopped or killed during them) are marked failed and give back their pool slots. Left as they
+    were, they would hold the `dbt` pool for ever: every later build, in the UI or in-process,
+    would wait behind them. Returns their run ids."""
+    import psutil
+    from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
+
+    in_progress = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    abandoned: list[str] = []
+    with _best_effort():
+        instance = _instance()
+        for run in instance.get_runs(RunsFilter(statuses=in_progress)):
+            pids = {
+                int(metadata["pid"].value)
+                for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+                if entry.dagster_event is not None
+                and entry.dagster_event.engine_event_data is not None
+                and "pid" in (metadata := entry.dagster_event.engine_event_data.metadata)
+            }
+            if any(psutil.pid_exists(pid) for pid in pids):
+                continue
+            instance.report_run_failed(run, "its processes ended before it did (the UI was stopped during the run)")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            abandoned.append(run.run_id)
+    if abandoned:
+        log.warning("marked %d abandoned Dagster run(s) as failed: %s", len(abandoned), ", ".join(abandoned))
+    return abandoned
