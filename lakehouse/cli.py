@@ -457,7 +457,7 @@ def cmd_ui(args: argparse.Namespace) -> None:
     print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it; the services keep running)", flush=True)
     argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]
     returncode = run_in_own_group(argv, cwd=PROJECT_ROOT, env=env)
-    fail_abandoned_runs()  # the runs that the stop interrupted
+    fail_abandoned_runs(wait_s=10)  # the runs that the stop interrupted
     raise SystemExit(returncode)
 
 

@@ -106,11 +106,12 @@ def latest_finished_runs() -> dict[str, object]:
     return latest
 
 
-def fail_abandoned_runs() -> list[str]:
+def fail_abandoned_runs(wait_s: float = 0) -> list[str]:
     """Runs the instance still records as in progress whose processes are all gone (`lakehouse ui`
     stopped or killed during them) are marked failed and give back their pool slots. Left as they
     were, they would hold the `dbt` pool for ever: every later build, in the UI or in-process,
-    would wait behind them. Returns their run ids."""
+    would wait behind them. `wait_s`: how long their processes may take to end (a run worker
+    outlives the stopped UI for a few seconds). Returns their run ids."""
     import psutil
     from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
@@ -126,11 +127,21 @@ def fail_abandoned_runs() -> list[str]:
                 and entry.dagster_event.engine_event_data is not None
                 and "pid" in (metadata := entry.dagster_event.engine_event_data.metadata)
             }
-            if any(psutil.pid_exists(pid) for pid in pids):
-                continue
+            alive = [process for pid in pids if (process := _process(pid))]
+            if alive and psutil.wait_procs(alive, timeout=wait_s)[1]:
+                continue  # still running: not abandoned
             instance.report_run_failed(run, "its processes ended before it did (the UI was stopped during the run)")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             abandoned.append(run.run_id)
     if abandoned:
         log.warning("marked %d abandoned Dagster run(s) as failed: %s", len(abandoned), ", ".join(abandoned))
     return abandoned
+
+
+def _process(pid: int):
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None

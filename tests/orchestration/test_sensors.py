@@ -104,10 +104,13 @@ def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_
     for name in SOURCES:  # no source turns stale between two ticks
         monkeypatch.setenv(f"LAKEHOUSE_{name.upper()}_FRESHNESS_MINUTES", "1000000")
 
-    from lakehouse.build.dagster_instance import dagster_home
+    from lakehouse.build.dagster_instance import dagster_home, fail_abandoned_runs
     from orchestration.operations.sensors import alerts
 
     instance = DagsterInstance.from_config(str(dagster_home()))
+    # A UI that a test stopped hard (SIGKILL) may have left a run holding the dbt pool, which this
+    # job's step needs: the next `lakehouse ui` would free it; this test runs the job in-process.
+    fail_abandoned_runs()
     job = defs.resolve_job_def("maintain_tables")
 
     def run(tables: list[str]) -> DagsterRunStatus:
