@@ -57,7 +57,7 @@ def _seen(spark, file: str) -> tuple[int, int, int]:
         f"""select
             (select count(*) from {SOURCE.all_records} where _source_file = '{file}'),
             (select count(*) from {SOURCE.table} where _source_file = '{file}'),
-            (select count(*) from bronze.quarantine where source_file = '{file}')""",
+            (select count(*) from bronze.quarantine where source = '{SOURCE.name}' and source_file = '{file}')""",
     )[0]
 
 
@@ -128,7 +128,7 @@ def test_a_batch_quarantined_whole_is_never_visible_to_a_reader(spark, tmp_path)
         rows(
             spark,
             "select reason like 'batch % quarantined whole: 200 of 400 records bad (50%)%', count(*) "
-            "from bronze.quarantine where source_file = 'whole_batch_bad.csv' group by 1",
+            f"from bronze.quarantine where source = '{SOURCE.name}' and source_file = 'whole_batch_bad.csv' group by 1",
         )
     )
     assert reasons == {True: 200, False: 200}  # the good records carry the batch's reason, the bad their own

@@ -172,7 +172,9 @@ def test_files_of_the_corpus_land_or_are_quarantined_with_their_reason(spark):
         reasons = [
             reason
             for (reason,) in rows(
-                spark, f"select reason from bronze.quarantine where source_file = '{name}' order by source_line"
+                spark,
+                f"select reason from bronze.quarantine where source = '{case.source}' and source_file = '{name}' "
+                "order by source_line",
             )
         ]
         notes = [b.note for b in batches if b.plan.file == name and b.status == "unreadable"]
@@ -224,7 +226,9 @@ def test_messages_of_the_corpus_land_or_are_quarantined_with_their_reason(kafka,
     ids = ", ".join(f"'{b.batch_id}'" for b in batches)
 
     landed = Counter(r for (r,) in rows(spark, f"select _raw from bronze.sales where _batch_id in ({ids})"))
-    quarantined = Counter(rows(spark, f"select raw, reason from bronze.quarantine where batch_id in ({ids})"))
+    quarantined = Counter(
+        rows(spark, f"select raw, reason from bronze.quarantine where source = 'sales' and batch_id in ({ids})")
+    )
 
     def text(value: bytes | None) -> str | None:
         return None if value is None else value.decode("utf-8", "replace")

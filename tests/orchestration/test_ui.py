@@ -11,8 +11,10 @@ import urllib.request
 
 import psutil
 import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from playwright.sync_api import sync_playwright
 
+from lakehouse.build.dagster_instance import dagster_home
 from lakehouse.settings import settings
 from tests.conftest import PROJECT_ROOT, screenshot_path, stop_process_group, wait_for_http
 
@@ -151,3 +153,8 @@ def test_ctrl_c_stops_the_ui_and_everything_it_started_within_20_s(ui_process, d
     assert [" ".join(process.cmdline()) for process in alive] == []
     # psutil reaped the CLI, so its exit code is psutil's to tell (Popen would see 0).
     assert [process.returncode for process in gone if process.pid == ui_process.pid] == [130]
+    # A run that the stop interrupted is failed, not left in progress holding the dbt pool for ever.
+    instance = DagsterInstance.from_config(str(dagster_home()))
+    in_progress = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    assert instance.get_runs(RunsFilter(statuses=in_progress)) == []
+    assert instance.event_log_storage.get_concurrency_info("dbt").claimed_slots == []
