@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +117,7 @@ def fail_abandoned_runs(wait_s: float = 0) -> list[str]:
     from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
     in_progress = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    deadline = time.monotonic() + wait_s  # one wait for all the runs, not one per run
     abandoned: list[str] = []
     with _best_effort():
         instance = _instance()
@@ -128,7 +130,7 @@ def fail_abandoned_runs(wait_s: float = 0) -> list[str]:
                 and "pid" in (metadata := entry.dagster_event.engine_event_data.metadata)
             }
             alive = [process for pid in pids if (process := _process(pid))]
-            if alive and psutil.wait_procs(alive, timeout=wait_s)[1]:
+            if alive and psutil.wait_procs(alive, timeout=max(0.0, deadline - time.monotonic()))[1]:
                 continue  # still running: not abandoned
             instance.report_run_failed(run, "its processes ended before it did (the UI was stopped during the run)")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
