@@ -1,12 +1,21 @@
-"""Sensors that start an ingestion when data arrives, and in the same run the dbt models it reaches,
-so new data is on its way to gold with one run launch. What is pending comes from the ingestion
-library, which reads the ledger (the one truth); the cursor only remembers what was already asked
-for, and the hash of each file by size and modification time (hashing is the one slow step). While
-a run of a sensor is queued or running, the sensor waits: what arrives meanwhile goes into the next
-run, instead of a queue of runs that would find nothing left to read."""
+"""The sensor that starts an ingestion when data arrives, and in the same run the dbt models it
+reaches, so new data is on its way to gold with one run launch.
+
+One sensor looks at every source: what arrives at once in several of them (a message burst and a
+file export) goes into one run, so the gold they share is built once, not once per source one
+after the other (dbt builds wait for each other in the `dbt` pool). What is pending comes from the
+ingestion library, which reads the ledger (the one truth); the cursor only remembers which file
+versions were already asked for, and the hash of each file by size and modification time (hashing
+is the one slow step). While a run of the sensor is queued or running, the sensor waits: what
+arrives meanwhile goes into the next run, instead of a queue of runs that would find nothing left
+to read."""
+
+from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from dagster import (
     AssetSelection,
@@ -20,6 +29,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from pyspark.sql import SparkSession
 
 from ingestion.api import pending_files, unread_offsets
 from ingestion.errors import LakehouseError, first_line, service_lost
@@ -29,12 +39,29 @@ from ingestion.sources import SOURCES, Source
 from orchestration.bronze.assets import bronze_key
 from orchestration.bronze.resources import SparkResource
 
-# A tick reads the ledger and the topic's end offsets (or the folder's sizes and times): cheap
+NAME = "bronze_follows_sources"
+
+# A tick reads the ledger and each topic's end offsets (or each folder's sizes and times): cheap
 # enough to look often, which is most of how soon new data starts its way to gold.
 INTERVAL_S = 5
 
-
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What one source holds that bronze does not: new file versions, or unread offsets."""
+
+    source: Source
+    files: tuple[tuple[str, str], ...] = ()
+    """(name, SHA-256) of each new or changed file version."""
+    offsets: str = ""
+    """The topic's unread offsets, as `offsets_text` says them."""
+
+    @property
+    def key(self) -> str:
+        what = json.dumps(self.files) if self.files else self.offsets
+        return f"{self.source.name}:{what}"
 
 
 def _run_in_flight(context: SensorEvaluationContext) -> bool:
@@ -44,90 +71,85 @@ def _run_in_flight(context: SensorEvaluationContext) -> bool:
     return bool(runs)
 
 
-def _ingestion_sensor(source: Source, name: str, description: str):
-    """A sensor whose runs ingest the source and build every asset downstream of it (staging,
-    silver, gold), one run at a time."""
-    launch = sensor(
+def _new_files(spark: SparkSession, source: Source, cursor: dict) -> tuple[Arrival | None, dict]:
+    """New file versions of a landing folder, and the source's next cursor."""
+    known = {name: LandingFile(name, size, mtime, sha) for name, size, mtime, sha in cursor.get("files", [])}
+    settled, pending = pending_files(spark, source, known=known)
+    asked = {tuple(pair) for pair in cursor.get("asked", [])}
+    wanted = {(f.name, f.sha256) for f in pending}
+    new = sorted(wanted - asked)
+    state = {
+        "files": [(f.name, f.size, f.mtime_ns, f.sha256) for f in settled],
+        "asked": sorted(wanted & (asked | set(new))),  # forgets what was ingested or left
+    }
+    return (Arrival(source, files=tuple(new)) if new else None), state
+
+
+def _new_messages(spark: SparkSession, source: Source) -> Arrival | None:
+    """Messages of a topic that bronze lacks (stateless: the ledger says what was planned)."""
+    unread = unread_offsets(spark, source)
+    return Arrival(source, offsets=offsets_text(unread)) if unread else None
+
+
+def _run_request(context: SensorEvaluationContext, arrivals: list[Arrival]) -> RunRequest:
+    """One run: the arrivals' bronze assets and everything downstream of them."""
+    bronze = AssetSelection.assets(*(bronze_key(a.source) for a in arrivals))
+    selected = bronze.downstream().resolve(context.repository_def.asset_graph)
+    files = ",".join(name for a in arrivals for name, _ in a.files)
+    offsets = "; ".join(f"{a.source.topic} {a.offsets}" for a in arrivals if a.offsets)
+    tags = {"lakehouse/sources": ",".join(a.source.name for a in arrivals)}
+    tags |= {"lakehouse/files": files[:200]} if files else {}
+    tags |= {"lakehouse/offsets": offsets[:200]} if offsets else {}
+    run_key = hashlib.sha256("\n".join(a.key for a in arrivals).encode()).hexdigest()[:32]
+    return RunRequest(run_key=run_key, asset_selection=sorted(selected), tags=tags)
+
+
+def ingestion_sensor(sources: Iterable[Source], name: str = NAME) -> SensorDefinition:
+    """A sensor whose runs ingest what arrived in `sources` and build every asset downstream of
+    those that received something (staging, silver, gold), one run at a time."""
+    sources = list(sources)
+
+    @sensor(
         name=name,
-        asset_selection=AssetSelection.assets(bronze_key(source)).downstream(),
+        asset_selection=AssetSelection.assets(*(bronze_key(s) for s in sources)).downstream(),
         minimum_interval_seconds=INTERVAL_S,
         default_status=DefaultSensorStatus.RUNNING,
-        description=f"{description} The run also builds what bronze/{source.name} feeds.",
+        description=(
+            "A run when files land or messages arrive: it ingests every source that received something and "
+            "builds what their bronze tables feed, once for all of them."
+        ),
     )
-
-    def decorate(evaluate):
-        def evaluate_unless_in_flight(context: SensorEvaluationContext, spark: SparkResource):
-            if _run_in_flight(context):
-                return SkipReason("a run of this sensor is queued or running; what arrives waits for the next one")
-            try:
-                return evaluate(context, spark)
-            except service_lost() as error:  # a restart: the next tick opens a new session
-                return SkipReason(
-                    f"the Spark server or Kafka did not answer ({first_line(error)}); next tick tries again"
-                )
-
-        return launch(evaluate_unless_in_flight)
-
-    return decorate
-
-
-def _known_files(source: Source, cursor: dict) -> dict[str, LandingFile]:
-    return {name: LandingFile(name, size, mtime, sha) for name, size, mtime, sha in cursor.get("files", [])}
-
-
-def landing_sensor(source: Source) -> SensorDefinition:
-    @_ingestion_sensor(
-        source,
-        f"{source.name}_landing_files",
-        f"A run of bronze/{source.name} for every new or changed set of files in its landing folder.",
-    )
-    def new_files(context: SensorEvaluationContext, spark: SparkResource):
+    def new_data(context: SensorEvaluationContext, spark: SparkResource):
+        if _run_in_flight(context):
+            return SkipReason("a run of this sensor is queued or running; what arrives waits for the next one")
         cursor = json.loads(context.cursor) if context.cursor else {}
+        next_cursor: dict[str, dict] = {}
+        arrivals: list[Arrival] = []
         try:
-            settled, pending = pending_files(spark.session(), source, known=_known_files(source, cursor))
-        except LakehouseError as error:
-            return SkipReason(f"cannot read the batch ledger: {error}")
-        asked = {tuple(pair) for pair in cursor.get("asked", [])}
-        wanted = {(f.name, f.sha256) for f in pending}
-        new = sorted(wanted - asked)
-        next_cursor = json.dumps(
-            {
-                "files": [(f.name, f.size, f.mtime_ns, f.sha256) for f in settled],
-                "asked": sorted(wanted & (asked | set(new))),  # forgets what was ingested or left
-            }
-        )
-        if not new:
-            return SensorResult(skip_reason="no new or changed file", cursor=next_cursor)
-        run_key = hashlib.sha256(json.dumps(new).encode()).hexdigest()[:32]
-        context.log.info(f"{source.name}: new file versions {', '.join(name for name, _ in new)}")
-        return SensorResult(
-            run_requests=[RunRequest(run_key=run_key, tags={"lakehouse/files": ",".join(n for n, _ in new)[:200]})],
-            cursor=next_cursor,
-        )
+            session = spark.session()
+            for source in sources:
+                try:
+                    if source.kind == "file":
+                        arrival, next_cursor[source.name] = _new_files(session, source, cursor.get(source.name, {}))
+                    else:
+                        arrival = _new_messages(session, source)
+                except LakehouseError as error:  # this source waits; the others go on
+                    context.log.warning(f"{source.name}: {error}")
+                    next_cursor[source.name] = cursor.get(source.name, {})
+                    continue
+                if arrival:
+                    arrivals.append(arrival)
+        except service_lost() as error:  # a restart: the next tick opens a new session
+            return SkipReason(f"the Spark server or Kafka did not answer ({first_line(error)}); next tick tries again")
+        state = json.dumps({name: value for name, value in next_cursor.items() if value})
+        if not arrivals:
+            return SensorResult(skip_reason="no new file or message", cursor=state)
+        for arrival in arrivals:
+            news = ", ".join(n for n, _ in arrival.files) if arrival.files else f"offsets {arrival.offsets}"
+            context.log.info(f"{arrival.source.name}: {news}")
+        return SensorResult(run_requests=[_run_request(context, arrivals)], cursor=state)
 
-    return new_files
-
-
-def topic_sensor(source: Source) -> SensorDefinition:
-    @_ingestion_sensor(
-        source,
-        f"{source.topic}_topic_messages",
-        f"A run of bronze/{source.name} when topic {source.topic} holds messages the ledger does not.",
-    )
-    def new_messages(context: SensorEvaluationContext, spark: SparkResource):
-        try:
-            unread = unread_offsets(spark.session(), source)
-        except LakehouseError as error:
-            return SkipReason(str(error))
-        if not unread:
-            return SkipReason(f"bronze holds every message of {source.topic}")
-        ranges = offsets_text(unread)
-        return RunRequest(
-            run_key=f"{source.topic}:{ranges}",
-            tags={"lakehouse/offsets": ranges[:200]},
-        )
-
-    return new_messages
+    return new_data
 
 
-sensors = [landing_sensor(s) if s.kind == "file" else topic_sensor(s) for s in SOURCES.values()]
+sensors = [ingestion_sensor(SOURCES.values())]

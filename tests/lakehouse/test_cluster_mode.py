@@ -237,10 +237,10 @@ def test_dagster_rollback_replay_and_thrift_work_unchanged_on_hdfs(cluster, tmp_
     dagster_cli = [sys.executable, "-m", "dagster"]
 
     sensor = subprocess.run(
-        [*dagster_cli, "sensor", "preview", "water_methods_landing_files", "-m", "orchestration.definitions"],
+        [*dagster_cli, "sensor", "preview", "bronze_follows_sources", "-m", "orchestration.definitions"],
         cwd=PROJECT_ROOT, env=_environment(**dagster), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert "new file versions methods_2.xlsx" in sensor.stdout + sensor.stderr, sensor.stderr[-3000:]
+    assert "water_methods: methods_2.xlsx" in sensor.stdout + sensor.stderr, sensor.stderr[-3000:]
     assert "returning run requests for 1 run" in sensor.stdout
 
     materialize = subprocess.run(

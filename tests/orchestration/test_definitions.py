@@ -75,8 +75,7 @@ def test_jobs_schedules_and_sensors_are_defined():
     assert defs.resolve_schedule_def("nightly_maintenance").job.name == "maintain_tables"
     sensor_names = {sensor.name for sensor in defs.sensors}
     assert {
-        "transactions_landing_files",
-        "sales_topic_messages",
+        "bronze_follows_sources",
         "silver_and_gold_follow_bronze",
         "published_follows_gold",
         "alerts",

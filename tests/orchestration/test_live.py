@@ -128,6 +128,8 @@ def test_gold_follows_messages_and_files_from_a_fresh_start(live):
             "transaction_id,customer_id,product_id,quantity,unit_price,currency,transaction_timestamp,country,"
             f"payment_method,status\nLIVE0001,C00007,101,2,10.00,EUR,{file_day}T12:00:00Z,France,card,completed\n"
         )
+    settled = time.time() - 60  # a finished upload: the sensor's next tick sees it with the messages
+    os.utime(f"{landing}/live.csv", (settled, settled))
 
     expected = {FIRST_DAY + timedelta(days=n) for n in range(SALES)} | {file_day}
     _wait_for("gold holding every new sale and the file", lambda: expected <= _gold_days(spark))
@@ -151,6 +153,8 @@ def test_gold_follows_messages_and_files_from_a_fresh_start(live):
     # The automation built every model of the fresh instance, the web log path (which reads the ledger) too.
     automated = instance.get_runs(RunsFilter(tags={"dagster/sensor_name": "silver_and_gold_follow_bronze"}))
     assert AssetKey(["staging", "stg_server_logs__requests"]) in set().union(*(r.asset_selection for r in automated))
+    ingestions = instance.get_runs(RunsFilter(tags={"dagster/sensor_name": "bronze_follows_sources"}))
+    assert {"sales", "transactions"} <= {s for run in ingestions for s in run.tags["lakehouse/sources"].split(",")}
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
     run_keys = [run.tags["dagster/run_key"] for run in runs if "dagster/run_key" in run.tags]
     assert len(run_keys) == len(set(run_keys)), "a sensor asked twice for the same data"

@@ -3,29 +3,30 @@
 import random
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from ingestion.api import Options, ingest
-from ingestion.sources import get_source
+from ingestion.sources import SOURCES, get_source
 from lakehouse.samples import records as sample_data
 from lakehouse.samples.producer import produce
 from orchestration.bronze.resources import spark_resource
-from orchestration.bronze.sensors import sensors
+from orchestration.bronze.sensors import ingestion_sensor, sensors
 from orchestration.definitions import defs
 from tests.conftest import answering_session, lakehouse_cli, land, rows, xlsx_bytes
 
-SENSORS = {sensor.name: sensor for sensor in sensors}
 
-
-def _tick(sensor_name: str, cursor: str | None, instance: DagsterInstance):
+def _tick(sources: list[str], cursor: str | None, instance: DagsterInstance):
+    """One tick of the ingestion sensor looking at `sources` only (the suite's other tests leave data
+    in the other sources)."""
+    watching = ingestion_sensor([get_source(name) for name in sources], name=f"watching_{'_'.join(sources)}")
     context = build_sensor_context(
         cursor=cursor,
         instance=instance,
         resources={"spark": spark_resource()},
         definitions=defs,
-        sensor_name=sensor_name,
+        sensor_name=watching.name,
     )
-    return SENSORS[sensor_name].evaluate_tick(context)
+    return watching.evaluate_tick(context)
 
 
 @pytest.fixture
@@ -35,62 +36,91 @@ def spark(spark_server):
     return answering_session()
 
 
-def test_landing_sensor_asks_once_per_new_file_version(spark_server, spark):
+def test_the_product_has_one_ingestion_sensor_for_every_source():
+    (ingestion,) = sensors
+    selected = ingestion.asset_selection.resolve(defs.resolve_asset_graph())
+    assert {AssetKey(["bronze", name]) for name in SOURCES} <= selected
+    assert AssetKey(["gold", "agg_sales_by_product_day"]) in selected
+
+
+def test_new_files_are_asked_for_once_per_version(spark_server, spark):
     source = get_source("water_methods")
     land(source.name, "methods_v1.xlsx", xlsx_bytes(sample_data.WATER_METHODS))
     ingest(spark, source, Options(settle_seconds=0))
     instance = DagsterInstance.ephemeral()
 
-    first = _tick("water_methods_landing_files", None, instance)
+    first = _tick(["water_methods"], None, instance)
     assert first.run_requests == []  # the ledger already holds every file version there
 
     land(source.name, "methods_v2.xlsx", xlsx_bytes(sample_data.WATER_METHODS[:3]))
-    second = _tick("water_methods_landing_files", first.cursor, instance)
+    second = _tick(["water_methods"], first.cursor, instance)
     assert len(second.run_requests) == 1
     assert second.run_requests[0].tags["lakehouse/files"] == "methods_v2.xlsx"
-    assert _tick("water_methods_landing_files", second.cursor, instance).run_requests == []
+    assert _tick(["water_methods"], second.cursor, instance).run_requests == []
 
     land(source.name, "methods_v2.xlsx", xlsx_bytes(sample_data.WATER_METHODS[:4]))  # changed under the same name
-    third = _tick("water_methods_landing_files", second.cursor, instance)
+    third = _tick(["water_methods"], second.cursor, instance)
     assert len(third.run_requests) == 1
     assert third.run_requests[0].run_key != second.run_requests[0].run_key
 
 
-def test_topic_sensor_asks_while_bronze_lacks_messages(kafka, spark_server, spark):
+def test_messages_are_asked_for_while_bronze_lacks_them(kafka, spark_server, spark):
     source = get_source("device_events")
     ingest(spark, source, Options())
     instance = DagsterInstance.ephemeral()
-    assert _tick("device_events_topic_messages", None, instance).run_requests == []
+    assert _tick(["device_events"], None, instance).run_requests == []
 
     produce(
         source.topic, (sample_data.encode(m) for m in sample_data.device_events(random.Random(3), 50)), progress=False
     )
-    asked = _tick("device_events_topic_messages", None, instance).run_requests
-    assert len(asked) == 1 and asked[0].run_key.startswith("device_events:")
-    assert _tick("device_events_topic_messages", None, instance).run_requests[0].run_key == asked[0].run_key
+    asked = _tick(["device_events"], None, instance).run_requests
+    assert len(asked) == 1 and asked[0].tags["lakehouse/offsets"].startswith("device_events p")
+    assert _tick(["device_events"], None, instance).run_requests[0].run_key == asked[0].run_key
 
     ingest(spark, source, Options())
-    assert _tick("device_events_topic_messages", None, instance).run_requests == []
+    assert _tick(["device_events"], None, instance).run_requests == []
 
 
-def test_the_topic_sensor_goes_on_across_a_restart_of_the_spark_server(kafka, spark_server, spark):
+def test_what_arrives_in_two_sources_at_once_is_one_run(kafka, spark_server, spark):
+    """A file and messages seen by the same tick: one run ingests both and builds what either feeds,
+    so the models both reach are built once."""
+    files, topic = get_source("water_methods"), get_source("device_events")
+    for source in (files, topic):
+        ingest(spark, source, Options(settle_seconds=0))
+    instance = DagsterInstance.ephemeral()
+    land(files.name, "methods_v3.xlsx", xlsx_bytes(sample_data.WATER_METHODS[:2]))
+    produce(
+        topic.topic, (sample_data.encode(m) for m in sample_data.device_events(random.Random(5), 5)), progress=False
+    )
+
+    (request,) = _tick(["water_methods", "device_events"], None, instance).run_requests
+
+    assert request.tags["lakehouse/sources"] == "water_methods,device_events"
+    assert request.tags["lakehouse/files"] == "methods_v3.xlsx"
+    selected = set(request.asset_selection)
+    assert {AssetKey(["bronze", "water_methods"]), AssetKey(["bronze", "device_events"])} <= selected
+    assert {AssetKey(["silver", "slv_water__methods"]), AssetKey(["silver", "slv_devices__events"])} <= selected
+    assert AssetKey(["bronze", "sales"]) not in selected and AssetKey(["silver", "slv_commerce__sales"]) not in selected
+
+
+def test_the_sensor_goes_on_across_a_restart_of_the_spark_server(kafka, spark_server, spark):
     """A tick during or right after the restart skips with a reason; the one after asks again."""
     source = get_source("device_events")
     ingest(spark, source, Options())
     instance = DagsterInstance.ephemeral()
-    assert _tick("device_events_topic_messages", None, instance).run_requests == []
+    assert _tick(["device_events"], None, instance).run_requests == []
 
     for step in ("stop", "start"):
         assert lakehouse_cli("spark", step).returncode == 0
     produce(
         source.topic, (sample_data.encode(m) for m in sample_data.device_events(random.Random(4), 20)), progress=False
     )
-    ticks = [_tick("device_events_topic_messages", None, instance) for _ in range(2)]
+    ticks = [_tick(["device_events"], None, instance) for _ in range(2)]
 
     assert [len(tick.run_requests) for tick in ticks] in ([1, 1], [0, 1])
     if not ticks[0].run_requests:
         assert "did not answer" in ticks[0].skip_message
-    assert ticks[1].run_requests[0].run_key.startswith("device_events:")
+    assert ticks[1].run_requests[0].tags["lakehouse/sources"] == "device_events"
 
 
 def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_that_succeeds(
@@ -98,8 +128,6 @@ def test_the_alerts_sensor_raises_a_failed_run_once_and_resolves_it_after_a_run_
 ):
     """Real runs of `maintain_tables` in the data home's Dagster instance (where `lakehouse ui` keeps them)."""
     from dagster import DagsterRunStatus
-
-    from ingestion.sources import SOURCES
 
     for name in SOURCES:  # no source turns stale between two ticks
         monkeypatch.setenv(f"LAKEHOUSE_{name.upper()}_FRESHNESS_MINUTES", "1000000")
