@@ -119,3 +119,13 @@ def test_a_postgres_url_reaches_dagster_by_its_variable_name_never_its_password(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["True", "LAKEHOUSE_POSTGRES_URL", "False"]
+
+
+def test_one_ingestion_sensor_watches_every_source_and_what_it_feeds():
+    from ingestion.sources import SOURCES
+    from orchestration.bronze.sensors import sensors
+
+    (ingestion,) = sensors
+    selected = ingestion.asset_selection.resolve(defs.resolve_asset_graph())
+    assert {AssetKey(["bronze", name]) for name in SOURCES} <= selected
+    assert AssetKey(["gold", "agg_sales_by_product_day"]) in selected

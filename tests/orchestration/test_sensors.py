@@ -10,7 +10,7 @@ from ingestion.sources import SOURCES, get_source
 from lakehouse.samples import records as sample_data
 from lakehouse.samples.producer import produce
 from orchestration.bronze.resources import spark_resource
-from orchestration.bronze.sensors import ingestion_sensor, sensors
+from orchestration.bronze.sensors import ingestion_sensor
 from orchestration.definitions import defs
 from tests.conftest import answering_session, lakehouse_cli, land, rows, xlsx_bytes
 
@@ -34,13 +34,6 @@ def spark(spark_server):
     """A session per test here: a test restarts the Spark server, which ends the sessions opened
     before it, and the tests run in any order."""
     return answering_session()
-
-
-def test_the_product_has_one_ingestion_sensor_for_every_source():
-    (ingestion,) = sensors
-    selected = ingestion.asset_selection.resolve(defs.resolve_asset_graph())
-    assert {AssetKey(["bronze", name]) for name in SOURCES} <= selected
-    assert AssetKey(["gold", "agg_sales_by_product_day"]) in selected
 
 
 def test_new_files_are_asked_for_once_per_version(spark_server, spark):
