@@ -192,31 +192,40 @@ def cmd_produce_file(args: argparse.Namespace) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
-    from ingestion.api import ingest
-    from ingestion.spark import connect
-    from lakehouse.build.dagster_instance import record_ingestion
-
     sources = _sources(args.sources)
     if args.follow:
         from lakehouse.build.follow import follow, stop_on_ctrl_c
 
         follow(sources, args.interval, args.build, stop_on_ctrl_c())
         return
+    unreadable = _ingest_once(sources, args.max_batches)
+    if unreadable:
+        raise unreadable
+
+
+def _ingest_once(sources: list, max_batches: int | None) -> LakehouseError | None:
+    """Land what every source holds now; the error naming the files that could not be read
+    (everything else landed), if any."""
+    from ingestion.api import ingest
+    from ingestion.spark import connect
+    from lakehouse.build.dagster_instance import record_ingestion
+
     spark = connect()
     skipped = []
     for source in sources:
-        batches = ingest(spark, source, max_batches=args.max_batches)
+        batches = ingest(spark, source, max_batches=max_batches)
         record_ingestion(source, batches)
         good = sum(b.rows_good or 0 for b in batches)
         bad = sum(b.rows_bad or 0 for b in batches)
-        print(f"{source.name}: {len(batches)} batches, {good} rows to {source.table}, {bad} quarantined")
+        print(f"{source.name}: {len(batches)} batches, {good} rows to {source.table}, {bad} quarantined", flush=True)
         skipped += [f"{source.name}/{b.note}" for b in batches if b.status == BatchStatus.UNREADABLE]
-    if skipped:
-        raise LakehouseError(
-            f"{len(skipped)} file(s) could not be read; nothing of them landed, everything else did:\n  "
-            + "\n  ".join(skipped),
-            hint="replace or remove each file in the landing zone; a changed file is read again",
-        )
+    if not skipped:
+        return None
+    return LakehouseError(
+        f"{len(skipped)} file(s) could not be read; nothing of them landed, everything else did:\n  "
+        + "\n  ".join(skipped),
+        hint="replace or remove each file in the landing zone; a changed file is read again",
+    )
 
 
 def cmd_batches(args: argparse.Namespace) -> None:
@@ -273,21 +282,25 @@ def cmd_run(args: argparse.Namespace) -> None:
     from lakehouse.samples.records import generate
 
     generate(rows=args.rows, seed=42, files=True, topics=True, rate=None, only_if_empty=True)
-    args.sources, args.max_batches, follow = [], None, args.follow
-    args.follow = False
-    cmd_ingest(args)
+    # A damaged file is skipped with its reason: what did land is built all the same, and the
+    # file is named again at the end (exit code 1).
+    unreadable = _ingest_once(_sources([]), max_batches=None)
     build_what_changed()
     from ingestion.spark import connect
     from lakehouse.verify.checksums import checksum_lines, gold_checksums
 
     print("\nGold (rows and an order-independent checksum of each table, to compare two builds):")
     print("\n".join(checksum_lines(gold_checksums(connect()))))
-    print(where_to_look(settings()))
-    if follow:
+    print(where_to_look(settings()), flush=True)
+    if args.follow:
         from lakehouse.build.follow import follow as follow_sources
         from lakehouse.build.follow import stop_on_ctrl_c
 
+        if unreadable:
+            print(f"error: {unreadable}", file=sys.stderr, flush=True)
         follow_sources(_sources([]), args.interval, build=True, stop=stop_on_ctrl_c())
+    elif unreadable:
+        raise unreadable
 
 
 GOLD_BEHIND = 3

@@ -1,6 +1,7 @@
 """A lakehouse of its own, built once for the suites that look at finished gold (`lakehouse verify`,
-the dashboard, the API, PostgreSQL): sample data and the malformed corpus, ingested and built on
-fresh services under `.lakehouse/built`, ports +400; stopped at the end, also on failure."""
+the dashboard, the API, PostgreSQL): sample data and the malformed corpus, ingested and built by
+`lakehouse run` on fresh services under `.lakehouse/built`, ports +400; stopped at the end, also on
+failure."""
 
 from __future__ import annotations
 
@@ -61,8 +62,8 @@ def built_sql(statement: str) -> list[tuple]:
 
 @dataclass(frozen=True)
 class Built:
-    ingest: subprocess.CompletedProcess
-    build: subprocess.CompletedProcess
+    run: subprocess.CompletedProcess
+    """`lakehouse run`'s output: its ingestion, its build and its gold checksums."""
 
 
 @contextmanager
@@ -81,7 +82,13 @@ def fresh_services(cli: Callable[..., subprocess.CompletedProcess], home: Path) 
 
 @pytest.fixture(scope="package")
 def built() -> Built:
-    with fresh_services(built_cli, HOME):
+    """`lakehouse run`, the main job, on a data home that `lakehouse clean` wiped, with the sample
+    data and the malformed corpus waiting in the landing zone and the topics."""
+    built_cli("down")  # leftovers of an aborted run
+    cleaned = built_cli("clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    try:
+        assert built_cli("kafka", "start").returncode == 0  # the topics receive the input first
         assert built_cli("generate", "--rows", "1500").returncode == 0
         for case in FILES:
             folder = HOME / "landing" / case.source
@@ -89,7 +96,8 @@ def built() -> Built:
             content = case.content.encode() if isinstance(case.content, str) else case.content
             (folder / f"corpus_{case.name}").write_bytes(content)
         send_messages(f"127.0.0.1:{BUILT_ENV['LAKEHOUSE_KAFKA_PORT']}")
-        ingest = built_cli("ingest")
-        build = built_cli("build")
-        assert build.returncode == 0, build.stdout[-4000:]
-        yield Built(ingest, build)
+        run = built_cli("run", "--rows", "1500")
+        assert "Gold (rows and an order-independent checksum" in run.stdout, run.stdout[-4000:] + run.stderr[-3000:]
+        yield Built(run)
+    finally:
+        built_cli("down")

@@ -84,8 +84,21 @@ def _batches(spark) -> list:
     ).collect()
 
 
-def test_the_first_build_built_everything(built):
-    assert "dbt build: everything: no build recorded in this data home" in built.build.stdout
+def test_the_main_job_took_the_waiting_input_built_everything_and_printed_gold(built, spark):
+    """`lakehouse run` on a fresh data home: the input already there was taken as it was, every layer
+    built, a damaged file named at the end (exit code 1) after everything else was built."""
+    run = built.run
+    assert "already holds files; not writing more" in run.stdout
+    assert "sales: already holds messages; not producing more" in run.stdout
+    assert "dbt build: everything: no build recorded in this data home" in run.stdout
+    printed = run.stdout.split("order-independent checksum of each table, to compare two builds):\n")[1]
+    gold = [line.split() for line in printed.split("\n\n")[0].splitlines()]
+    assert [(name, int(rows), checksum) for name, rows, _, checksum in gold] == [
+        tuple(table) for table in gold_checksums(spark)
+    ]
+    assert len(gold) == 13 and all(int(rows) > 0 for _, rows, _, _ in gold)
+    assert "Done. Where to look:" in run.stdout
+    assert run.returncode == 1 and "could not be read" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_no_new_data_no_work(built, spark):

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.verify
 
 
 def test_ingest_names_each_unreadable_file_and_lands_the_rest(built):
-    ingest = built.ingest
+    ingest = built.run
     unreadable = [f"corpus_{case.name}" for case in FILES if case.unreadable]
     assert ingest.returncode == 1
     assert f"{len(unreadable)} file(s) could not be read" in ingest.stderr
