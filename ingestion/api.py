@@ -16,12 +16,23 @@ from pyspark.sql import SparkSession
 from ingestion.batch import Options, Writers
 from ingestion.files import ingest_files
 from ingestion.landing import pending_files
-from ingestion.ledger import Batch
+from ingestion.ledger import Batch, read_batches_of
 from ingestion.recovery import purge, replay, rollback
 from ingestion.sources import Source
 from ingestion.topics import ingest_topic, unread_offsets
 
-__all__ = ["Batch", "Options", "Writers", "ingest", "pending_files", "purge", "replay", "rollback", "unread_offsets"]
+__all__ = [
+    "Batch",
+    "Options",
+    "Writers",
+    "ingest",
+    "pending_files",
+    "purge",
+    "read_batches_of",
+    "replay",
+    "rollback",
+    "unread_offsets",
+]
 
 
 def ingest(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from ingestion.config import settings
-from ingestion.ledger import file_progress, read_batches
+from ingestion.ledger import Batch, file_progress, read_batches
 from ingestion.sources import Source
 from ingestion.storage import Folder, StoredFile, folder
 
@@ -69,9 +69,13 @@ def settled_files(
 
 
 def pending_files(
-    spark: SparkSession, source: Source, known: Mapping[str, LandingFile] | None = None
+    spark: SparkSession,
+    source: Source,
+    known: Mapping[str, LandingFile] | None = None,
+    batches: list[Batch] | None = None,
 ) -> tuple[list[LandingFile], list[LandingFile]]:
-    """(settled files, those of them the ledger does not hold whole): what an ingestion would read."""
+    """(settled files, those of them the ledger does not hold whole): what an ingestion would read.
+    `batches`: the source's ledger, when the caller read it already."""
     settled = settled_files(source, known=known)
-    batches = read_batches(spark, source)
+    batches = read_batches(spark, source) if batches is None else batches
     return settled, [f for f in settled if file_progress(batches, f.name, f.sha256) is not None]

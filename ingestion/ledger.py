@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 
 from ingestion import tables
 from ingestion.batch_status import DONE, BatchStatus
@@ -52,25 +52,33 @@ class Batch:
 
 def read_batches(spark: SparkSession, source: Source) -> list[Batch]:
     """The latest state of every batch of a source, oldest first (none before the first ingestion)."""
-    if not tables.ledger_exists(spark):
-        return []
-    events = tables.read_events(spark, source.name)
-    latest = sorted({row.batch_id: row for row in events}.values(), key=lambda row: row.seq)  # last event wins
-    return [
-        Batch(
-            batch_id=row.batch_id,
-            source=row.source,
-            seq=row.seq,
-            status=BatchStatus(row.status),
-            plan=plan_from_json(row.plan),
-            rows_good=row.rows_good,
-            rows_bad=row.rows_bad,
-            delta_version=row.delta_version,
-            note=row.note,
-            started_at=row.started_at,
-        )
-        for row in latest
-    ]
+    return read_batches_of(spark, [source.name])[source.name]
+
+
+def read_batches_of(spark: SparkSession, source_names: list[str]) -> dict[str, list[Batch]]:
+    """`read_batches` of several sources, in one read of the ledger."""
+    latest: dict[str, dict[str, Row]] = {name: {} for name in source_names}
+    if source_names and tables.ledger_exists(spark):
+        for row in tables.read_events(spark, source_names):
+            latest[row.source][row.batch_id] = row  # the last event wins
+    return {
+        name: [_batch(row) for row in sorted(rows.values(), key=lambda row: row.seq)] for name, rows in latest.items()
+    }
+
+
+def _batch(row: Row) -> Batch:
+    return Batch(
+        batch_id=row.batch_id,
+        source=row.source,
+        seq=row.seq,
+        status=BatchStatus(row.status),
+        plan=plan_from_json(row.plan),
+        rows_good=row.rows_good,
+        rows_bad=row.rows_bad,
+        delta_version=row.delta_version,
+        note=row.note,
+        started_at=row.started_at,
+    )
 
 
 class Ledger:

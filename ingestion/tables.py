@@ -286,13 +286,14 @@ def ledger_exists(spark: SparkSession) -> bool:
     return spark.catalog.tableExists(EVENTS)
 
 
-def read_events(spark: SparkSession, source_name: str) -> list[Row]:
-    """Every ledger event of a source, oldest first (sorted here: an `order by` costs Spark a
+def read_events(spark: SparkSession, source_names: list[str]) -> list[Row]:
+    """Every ledger event of the sources, oldest first (sorted here: an `order by` costs Spark a
     sampling job more)."""
+    markers = ", ".join(f":source{n}" for n in range(len(source_names)))
     events = spark.sql(
         f"select batch_id, source, seq, status, event_at, plan, rows_good, rows_bad, delta_version, note, started_at "
-        f"from {EVENTS} where source = :source",
-        args={"source": source_name},
+        f"from {EVENTS} where source in ({markers})",
+        args={f"source{n}": name for n, name in enumerate(source_names)},
     ).collect()
     return sorted(events, key=lambda event: event.event_at)
 

@@ -89,9 +89,10 @@ class TopicOffsets:
         self._consumer.close()
 
 
-def unread_offsets(spark: SparkSession, source: Source) -> tuple[OffsetRange, ...]:
-    """The messages of the source's topic that the ledger has not planned: what an ingestion would read."""
-    offsets = TopicOffsets(source, read_batches(spark, source))
+def unread_offsets(spark: SparkSession, source: Source, batches: list[Batch] | None = None) -> tuple[OffsetRange, ...]:
+    """The messages of the source's topic that the ledger has not planned: what an ingestion would
+    read. `batches`: the source's ledger, when the caller read it already."""
+    offsets = TopicOffsets(source, read_batches(spark, source) if batches is None else batches)
     try:
         return offsets.unread()
     finally:

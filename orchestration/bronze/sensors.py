@@ -31,7 +31,7 @@ from dagster import (
 )
 from pyspark.sql import SparkSession
 
-from ingestion.api import pending_files, unread_offsets
+from ingestion.api import Batch, pending_files, read_batches_of, unread_offsets
 from ingestion.errors import LakehouseError, first_line, service_lost
 from ingestion.landing import LandingFile
 from ingestion.plans import offsets_text
@@ -71,10 +71,10 @@ def _run_in_flight(context: SensorEvaluationContext) -> bool:
     return bool(runs)
 
 
-def _new_files(spark: SparkSession, source: Source, cursor: dict) -> tuple[Arrival | None, dict]:
+def _new_files(spark: SparkSession, source: Source, ledger: list[Batch], cursor: dict) -> tuple[Arrival | None, dict]:
     """New file versions of a landing folder, and the source's next cursor."""
     known = {name: LandingFile(name, size, mtime, sha) for name, size, mtime, sha in cursor.get("files", [])}
-    settled, pending = pending_files(spark, source, known=known)
+    settled, pending = pending_files(spark, source, known=known, batches=ledger)
     asked = {tuple(pair) for pair in cursor.get("asked", [])}
     wanted = {(f.name, f.sha256) for f in pending}
     new = sorted(wanted - asked)
@@ -85,16 +85,51 @@ def _new_files(spark: SparkSession, source: Source, cursor: dict) -> tuple[Arriv
     return (Arrival(source, files=tuple(new)) if new else None), state
 
 
-def _new_messages(spark: SparkSession, source: Source) -> Arrival | None:
+def _new_messages(spark: SparkSession, source: Source, ledger: list[Batch]) -> Arrival | None:
     """Messages of a topic that bronze lacks (stateless: the ledger says what was planned)."""
-    unread = unread_offsets(spark, source)
+    unread = unread_offsets(spark, source, batches=ledger)
     return Arrival(source, offsets=offsets_text(unread)) if unread else None
 
 
+def _arrivals(
+    context: SensorEvaluationContext, spark: SparkSession, sources: list[Source], cursor: dict
+) -> tuple[list[Arrival], dict[str, dict]]:
+    """What every source holds that bronze does not, and the next cursor. The ledger is read first,
+    once for all sources (the slow part), then every folder and topic looked at in quick
+    succession, so that a file and messages arriving together are seen by the same tick. A source
+    whose folder or topic cannot be read waits for the next tick; the others go on."""
+    try:
+        ledgers = read_batches_of(spark, [source.name for source in sources])
+    except LakehouseError as error:
+        context.log.warning(f"the batch ledger cannot be read: {error}")
+        return [], cursor
+    next_cursor: dict[str, dict] = {}
+    arrivals = []
+    for source in sources:
+        ledger, state = ledgers[source.name], cursor.get(source.name, {})
+        try:
+            if source.kind == "file":
+                arrival, next_cursor[source.name] = _new_files(spark, source, ledger, state)
+            else:
+                arrival = _new_messages(spark, source, ledger)
+        except LakehouseError as error:
+            context.log.warning(f"{source.name}: {error}")
+            next_cursor[source.name] = state
+            continue
+        if arrival:
+            arrivals.append(arrival)
+    return arrivals, next_cursor
+
+
+def fed_by(sources: Iterable[Source]) -> AssetSelection:
+    """The sources' bronze assets and the models downstream of them. Not what serves them
+    (PostgreSQL): publishing follows gold by its own sensor, which a setting turns off."""
+    return AssetSelection.assets(*(bronze_key(s) for s in sources)).downstream() - AssetSelection.groups("serving")
+
+
 def _run_request(context: SensorEvaluationContext, arrivals: list[Arrival]) -> RunRequest:
-    """One run: the arrivals' bronze assets and everything downstream of them."""
-    bronze = AssetSelection.assets(*(bronze_key(a.source) for a in arrivals))
-    selected = bronze.downstream().resolve(context.repository_def.asset_graph)
+    """One run: the arrivals' bronze assets and every model downstream of them."""
+    selected = fed_by(a.source for a in arrivals).resolve(context.repository_def.asset_graph)
     files = ",".join(name for a in arrivals for name, _ in a.files)
     offsets = "; ".join(f"{a.source.topic} {a.offsets}" for a in arrivals if a.offsets)
     tags = {"lakehouse/sources": ",".join(a.source.name for a in arrivals)}
@@ -111,7 +146,7 @@ def ingestion_sensor(sources: Iterable[Source], name: str = NAME) -> SensorDefin
 
     @sensor(
         name=name,
-        asset_selection=AssetSelection.assets(*(bronze_key(s) for s in sources)).downstream(),
+        asset_selection=fed_by(sources),
         minimum_interval_seconds=INTERVAL_S,
         default_status=DefaultSensorStatus.RUNNING,
         description=(
@@ -123,22 +158,8 @@ def ingestion_sensor(sources: Iterable[Source], name: str = NAME) -> SensorDefin
         if _run_in_flight(context):
             return SkipReason("a run of this sensor is queued or running; what arrives waits for the next one")
         cursor = json.loads(context.cursor) if context.cursor else {}
-        next_cursor: dict[str, dict] = {}
-        arrivals: list[Arrival] = []
         try:
-            session = spark.session()
-            for source in sources:
-                try:
-                    if source.kind == "file":
-                        arrival, next_cursor[source.name] = _new_files(session, source, cursor.get(source.name, {}))
-                    else:
-                        arrival = _new_messages(session, source)
-                except LakehouseError as error:  # this source waits; the others go on
-                    context.log.warning(f"{source.name}: {error}")
-                    next_cursor[source.name] = cursor.get(source.name, {})
-                    continue
-                if arrival:
-                    arrivals.append(arrival)
+            arrivals, next_cursor = _arrivals(context, spark.session(), sources, cursor)
         except service_lost() as error:  # a restart: the next tick opens a new session
             return SkipReason(f"the Spark server or Kafka did not answer ({first_line(error)}); next tick tries again")
         state = json.dumps({name: value for name, value in next_cursor.items() if value})

@@ -129,3 +129,4 @@ def test_one_ingestion_sensor_watches_every_source_and_what_it_feeds():
     selected = ingestion.asset_selection.resolve(defs.resolve_asset_graph())
     assert {AssetKey(["bronze", name]) for name in SOURCES} <= selected
     assert AssetKey(["gold", "agg_sales_by_product_day"]) in selected
+    assert AssetKey(["postgres", "gold"]) not in selected  # publishing has its own sensor, which a setting stops

@@ -148,6 +148,8 @@ def test_gold_follows_messages_and_files_from_a_fresh_start(live):
     assert [(r.order_lines, float(r.revenue_eur)) for r in rows] == [(1, 899.99)] * SALES + [(1, 20.0)]
 
     instance = DagsterInstance.from_config(f"{HOME}/dagster")
+    in_flight = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+    _wait_for("the runs to end", lambda: not instance.get_runs(RunsFilter(statuses=in_flight)), 300)
     failed = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
     assert [(run.job_name, run.tags.get("dagster/sensor_name")) for run in failed] == []
     # The automation built every model of the fresh instance, the web log path (which reads the ledger) too.
