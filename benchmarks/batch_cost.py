@@ -44,7 +44,7 @@ STEPS: list[tuple[object, str]] = [
     (tables, "written_version"),
     (tables, "append_idempotent"),
     (tables, "append_event"),
-    (tables, "batch_counts"),
+    (tables, "batch_metrics"),
     (tables, "ledger_version"),
     (tables, "ledger_version_if_only_mine"),
     (files, "file_sha256"),

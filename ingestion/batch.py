@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from ingestion import tables
+from ingestion import shapes, tables
 from ingestion.batch_status import BatchStatus
 from ingestion.config import settings
 from ingestion.errors import LakehouseError
@@ -122,14 +123,14 @@ class BatchWriter:
         checked = validate(self.source, staged).withColumns(
             {"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.current_timestamp()}
         )
+        columns = [name for name, _ in tables.all_records_columns(self.source)]
         observation = Observation(f"batch-{batch.batch_id}")
-        observed = checked.observe(observation, F.count(F.lit(1)).alias("records"), F.count("_reason").alias("bad"))
+        observed = checked.select(*columns).observe(observation, *shapes.metrics(self.source))
         with session_settings(self.spark, read_settings or {}):
-            self._append(observed.select(*[name for name, _ in tables.all_records_columns(self.source)]), batch)
+            self._append(observed, batch)
         written = self._commit_of(batch.batch_id)
         if written and written.writer_id == self._writer_id:
             metrics = observation.get
-            counts = metrics["records"], metrics["bad"]
         elif written:
             # A run killed while Spark still wrote its batch got there first: Delta skipped this
             # append as a second try of the same batch number, so the batch is what that run wrote.
@@ -139,21 +140,47 @@ class BatchWriter:
                 batch.batch_id,
             )
             batch = written.batch(self.source)
-            counts = tables.batch_counts(self.spark, self.source, batch.batch_id)
+            metrics = tables.batch_metrics(self.spark, self.source, batch.batch_id)
         else:
             raise LakehouseError(f"batch {batch.batch_id} was not found in {self.source.all_records} after its write")
         batch.delta_version = written.version
         crash_point("after_bronze_write")
-        return self._finish(batch, *counts)
+        return self._finish(batch, metrics)
 
-    def _finish(self, batch: Batch, total: int, bad: int) -> Batch:
+    def _finish(self, batch: Batch, metrics: Mapping[str, Any]) -> Batch:
         """The batch's one ledger event: what its records, now in bronze, mean."""
+        total, bad = metrics["records"], metrics["bad"]
         if isinstance(batch.plan, FilePlan) and batch.plan.max_records is None:
             batch.plan = batch.plan.read(total, eof=True)  # a whole file: its records are known now
-        self._judge(batch, total, bad)
+        shape = shapes.Shape.observed(self.source, metrics)
+        if total:
+            batch.shape = shape.to_json()
+            self._warn_of_a_new_shape(batch, shape)
+        self._judge(batch, total, bad, shape)
+        if batch.status == BatchStatus.COMMITTED and self.source.schema_policy == "evolve":
+            tables.evolve(self.spark, self.source, shape.new_fields(self.source))
         self.ledger.record(batch)
         crash_point("after_ledger_commit")
         return batch
+
+    @cached_property
+    def _shapes(self) -> shapes.ShapeHistory:
+        told = shapes.ShapeHistory()
+        for earlier in self.ledger.batches:
+            if shape := shapes.Shape.from_json(earlier.shape):
+                told.add(shape)
+        return told
+
+    def _warn_of_a_new_shape(self, batch: Batch, shape: shapes.Shape) -> None:
+        first = self._shapes.always is None
+        if (changes := self._shapes.add(shape)) and not first:
+            log.warning(
+                "%s: %s changed the source's shape: %s (see `lakehouse schema %s`)",
+                self.source.name,
+                batch.batch_id,
+                "; ".join(line.strip() for line in changes),
+                self.source.name,
+            )
 
     def _commit_of(self, batch_id: str) -> WrittenBatch | None:
         for version, metadata in tables.recent_commits(self.spark, self.source.all_records, RECENT_COMMITS):
@@ -177,7 +204,7 @@ class BatchWriter:
                 )
                 batch = orphan.batch(self.source)
                 batch.delta_version = orphan.version
-                self._finish(batch, *tables.batch_counts(self.spark, self.source, batch.batch_id))
+                self._finish(batch, tables.batch_metrics(self.spark, self.source, batch.batch_id))
         for batch in self.ledger.legacy_started():
             version = next((version for version, metadata in commits if metadata == batch.batch_id), None)
             if version is None:
@@ -188,7 +215,7 @@ class BatchWriter:
                 self.ledger.record(batch)
             else:
                 batch.delta_version = version
-                self._finish(batch, *tables.batch_counts(self.spark, self.source, batch.batch_id))
+                self._finish(batch, tables.batch_metrics(self.spark, self.source, batch.batch_id))
 
     def write_records(self, batch: Batch, records: list[Record]) -> Batch:
         """A batch split in Python travels to Spark as a Parquet file in the staging folder (local,
@@ -207,9 +234,13 @@ class BatchWriter:
         minimum = self.options.bad_min_records if minimum is None else minimum
         return bool(total) and bad / total > self.options.bad_share_threshold and bad >= minimum
 
-    def _judge(self, batch: Batch, total: int, bad: int) -> None:
+    def _judge(self, batch: Batch, total: int, bad: int, shape: shapes.Shape) -> None:
         """What the batch's records mean: its good ones visible, or none (quarantined whole)."""
-        if self._is_bad_whole(total, bad):
+        difference = shape.strict_difference(self.source) if total and self.source.schema_policy == "strict" else None
+        if difference:
+            batch.status, batch.rows_good, batch.rows_bad = BatchStatus.QUARANTINED, 0, total
+            batch.note = f"its shape differs from the declaration (schema policy strict): {difference}"
+        elif self._is_bad_whole(total, bad):
             batch.status, batch.rows_good, batch.rows_bad = BatchStatus.QUARANTINED, 0, total
             batch.note = (
                 f"{bad} of {total} records bad ({bad / total:.0%}), above the threshold of "

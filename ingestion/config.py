@@ -187,6 +187,15 @@ def source_freshness_minutes(source_name: str, declared: float) -> float:
     return env_number(f"LAKEHOUSE_{source_name.upper()}_FRESHNESS_MINUTES", float(declared))
 
 
+def source_schema_policy(source_name: str, declared: str, policies: tuple[str, ...]) -> str:
+    """A source's schema policy: `LAKEHOUSE_<SOURCE>_SCHEMA_POLICY`, else its declaration."""
+    name = f"LAKEHOUSE_{source_name.upper()}_SCHEMA_POLICY"
+    policy = env(name, declared).strip().lower()
+    if policy not in policies:
+        raise LakehouseError(f"{name}={policy!r} is not a schema policy", hint=f"one of: {', '.join(policies)}")
+    return policy
+
+
 def source_encoding(source_name: str, declared: str) -> str:
     """The text encoding of a source's files: `LAKEHOUSE_<SOURCE>_ENCODING`, else its declaration."""
     import codecs

@@ -26,6 +26,8 @@ class Batch:
     delta_version: int | None = None
     note: str | None = None
     started_at: datetime | None = None
+    shape: str | None = None
+    """The fields its records carried and their types (`shapes.Shape`, as JSON)."""
 
     @property
     def file_plan(self) -> FilePlan:
@@ -78,6 +80,7 @@ def _batch(row: Row) -> Batch:
         delta_version=row.delta_version,
         note=row.note,
         started_at=row.started_at,
+        shape=row.shape,
     )
 
 
@@ -130,6 +133,7 @@ class Ledger:
                 batch.delta_version,
                 batch.note,
                 batch.started_at,
+                batch.shape,
             ),
             self.writer_id,
         )

@@ -167,10 +167,12 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
     file, value, split = lines.file, F.col("value"), F.col(_SPLIT)
     checked = _Checks(value, lines.clean)
     line = F.col("_source_line")
+    extra: list[Column] = []
     if source.format == "csv":
         delimiter, columns = lines.csv_header or _csv_columns(source, file)
         splitter = _csv_cells(value, delimiter, len(columns))
         raw, fields, error, header = _csv_record(source, checked, split, delimiter, columns, line)
+        extra = [_csv_extra(source, split, columns).alias("_extra")]
     elif source.format == "combined_log":
         splitter = _log_parts(value)
         raw, fields, error, header = _log_record(source, checked, split)
@@ -184,6 +186,7 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
         raw.alias("_raw"),
         fields.alias("_fields"),
         error.alias("_error"),
+        *extra,
         F.lit(file.name).alias("_source_file"),
         line,
     )
@@ -318,6 +321,15 @@ def _csv_record(
     )
     raw = F.when(too_long, F.substring(value, 1, 10_000)).otherwise(checked.raw)
     return raw, _fields(source, by_name), error, line == 1
+
+
+def _csv_extra(source: Source, parsed: Column, columns: list[str]) -> Column:
+    """The cells of the header's columns that the source does not declare, by column name."""
+    declared = {field.name for field in source.fields}
+    cells = {column: parsed.getField(f"c{n}") for n, column in enumerate(columns) if column not in declared}
+    if not cells:
+        return F.create_map().cast("map<string,string>")
+    return F.create_map(*[part for column, cell in cells.items() for part in (F.lit(column), cell)])
 
 
 def _first_in_field(cells: list[Column], columns: list[str], value: Column) -> Column:

@@ -7,14 +7,16 @@ carry with their types, and the bronze table it lands in. The engine does the re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
-from ingestion.config import source_encoding, source_freshness_minutes
+from ingestion.config import source_encoding, source_freshness_minutes, source_schema_policy
 from ingestion.errors import LakehouseError
 
 FieldType = Literal["string", "long", "double", "decimal", "timestamp", "date", "boolean", "json"]
 Kind = Literal["file", "kafka"]
 Format = Literal["csv", "combined_log", "json", "xlsx"]
+SchemaPolicy = Literal["evolve", "rescue", "strict"]
+SCHEMA_POLICIES: tuple[SchemaPolicy, ...] = ("evolve", "rescue", "strict")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,21 @@ class Source:
     freshness_minutes: float | None = None
     """How long the source may go without a new batch before an alert says it is stale (default by
     kind: a topic 5 minutes, exported files a day); `LAKEHOUSE_<SOURCE>_FRESHNESS_MINUTES` overrides it."""
+
+    declared_schema_policy: SchemaPolicy = "rescue"
+    """What a field the declaration does not know, or a value of the wrong type, does to a batch
+    (`LAKEHOUSE_<SOURCE>_SCHEMA_POLICY` overrides it; see "When a source changes shape" in the README):
+    - `rescue`: the record lands; an unknown field, and an optional field whose value does not
+      have its type, keep their text in the record's `_rescued` map (nothing is silently nulled);
+    - `evolve`: as `rescue`, and every new field also becomes a column of `bronze.<source>`;
+    - `strict`: a batch with a field the declaration lacks is quarantined whole, the field named,
+      and a value of the wrong type makes its record bad.
+    Under every policy a record without a required field is bad, and an optional field may be
+    missing (JSON leaves nulls out); the ledger records each batch's shape (`lakehouse schema`)."""
+
+    @property
+    def schema_policy(self) -> SchemaPolicy:
+        return cast(SchemaPolicy, source_schema_policy(self.name, self.declared_schema_policy, SCHEMA_POLICIES))
 
     @property
     def kafka_topic(self) -> str:
@@ -93,6 +110,7 @@ SOURCES: dict[str, Source] = {
             kind="file",
             format="csv",
             description="CSV exports of the order database, one row per order line.",
+            declared_schema_policy="evolve",
             fields=(
                 Field("transaction_id", "string", required=True, aliases=("id", "txn_id")),
                 Field("customer_id", "string", required=True),
@@ -111,6 +129,7 @@ SOURCES: dict[str, Source] = {
             kind="file",
             format="combined_log",
             description="Web server access logs (Apache/NGINX combined format), one request per line.",
+            declared_schema_policy="strict",
             fields=(
                 Field("client_ip", "string", required=True),
                 Field("remote_user", "string"),
@@ -127,6 +146,7 @@ SOURCES: dict[str, Source] = {
             kind="file",
             format="json",
             description="Social media posts that mention products (JSON lines or a JSON array).",
+            declared_schema_policy="evolve",
             fields=(
                 Field("post_id", "string", required=True),
                 Field("user_id", "string", required=True),
@@ -146,6 +166,7 @@ SOURCES: dict[str, Source] = {
             kind="file",
             format="xlsx",
             description="Reference sites of the water-quality monitoring network.",
+            declared_schema_policy="strict",
             freshness_minutes=REFERENCE_FRESHNESS_MINUTES,
             fields=(
                 Field("site_id", "string", required=True),
@@ -161,6 +182,7 @@ SOURCES: dict[str, Source] = {
             kind="file",
             format="xlsx",
             description="Analytical methods of the water-quality network, with detection limits.",
+            declared_schema_policy="strict",
             freshness_minutes=REFERENCE_FRESHNESS_MINUTES,
             fields=(
                 Field("method_id", "string", required=True),

@@ -17,6 +17,7 @@ Values reach SQL as parameters, never pasted into the text.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import types as T
@@ -48,6 +49,9 @@ BATCH_COLUMNS: list[tuple[str, T.DataType]] = [
     ("_batch_id", T.StringType()),
     ("_ingested_at", T.TimestampType()),
 ]
+RESCUED = ("_rescued", T.MapType(T.StringType(), T.StringType()))
+"""Per record, the text of every field the declaration does not know, and under the `rescue` and
+`evolve` policies of every optional field whose value does not have its type (null when none)."""
 REASON = ("_reason", T.StringType())
 """Why a record is bad (null for a good one): only in the table of all records."""
 QUARANTINE_COLUMNS: list[tuple[str, T.DataType]] = [
@@ -75,6 +79,7 @@ EVENT_SCHEMA = T.StructType(
         T.StructField("delta_version", T.LongType()),
         T.StructField("note", T.StringType()),
         T.StructField("started_at", T.TimestampType()),
+        T.StructField("shape", T.StringType()),
     ]
 )
 
@@ -96,7 +101,7 @@ select
     get_json_object(ranked.plan, '$.ranges') as kafka_offset_ranges,
     get_json_object(ranked.plan, '$.file') as file_name,
     get_json_object(ranked.plan, '$.sha256') as file_sha256,
-    ranked.delta_version, ranked.note, ranked.plan
+    ranked.delta_version, ranked.note, ranked.plan, ranked.shape
 from ranked
 inner join started on ranked.batch_id = started.batch_id
 where ranked.recency = 1
@@ -108,8 +113,8 @@ def lineage_columns(source: Source) -> list[tuple[str, T.DataType]]:
 
 
 def bronze_columns(source: Source) -> list[tuple[str, T.DataType]]:
-    """The columns readers see in `bronze.<source>`."""
-    return [*typed_columns(source), ("_raw", T.StringType()), *lineage_columns(source), *BATCH_COLUMNS]
+    """The columns readers see in `bronze.<source>` (besides the fields a source that evolves gained)."""
+    return [*typed_columns(source), ("_raw", T.StringType()), RESCUED, *lineage_columns(source), *BATCH_COLUMNS]
 
 
 def all_records_columns(source: Source) -> list[tuple[str, T.DataType]]:
@@ -198,14 +203,46 @@ def _move_to_all_records(spark: SparkSession, source: Source) -> None:
     log.warning("%s: bronze moved to %s, with its quarantined records", source.name, source.all_records)
 
 
-def _create_visible_view(spark: SparkSession, source: Source) -> None:
-    """`bronze.<source>`: the good records of the committed batches."""
-    columns = ", ".join(f"`{name}`" for name, _ in bronze_columns(source))
+def _create_visible_view(spark: SparkSession, source: Source, evolved: list[str] | None = None) -> None:
+    """`bronze.<source>`: the good records of the committed batches; under the `evolve` policy, with
+    a text column for each field it gained (`evolved`; those it has when not given)."""
+    if evolved is None:
+        evolved = evolved_fields(spark, source)
+    columns = ", ".join(
+        [f"`{name}`" for name, _ in bronze_columns(source)]
+        + [f"_rescued[{_string_literal(name)}] as `{name}`" for name in evolved]
+    )
     spark.sql(
         f"create or replace view {source.table} comment {_string_literal(source.description)} as "
         f"select {columns} from {source.all_records} "
         f"where _reason is null and _batch_id in ({VISIBLE_BATCHES})"
     )
+
+
+def evolved_fields(spark: SparkSession, source: Source) -> list[str]:
+    """The columns `bronze.<source>` gained as the source evolved (none before its view exists)."""
+    if not spark.catalog.tableExists(source.table):
+        return []
+    declared = {name.lower() for name, _ in bronze_columns(source)}
+    return [name for name in spark.table(source.table).columns if name.lower() not in declared]
+
+
+def evolve(spark: SparkSession, source: Source, new_fields: list[str]) -> list[str]:
+    """Give `bronze.<source>` a text column for each new field it lacks (the lakehouse's own `_`
+    names and a name already there in other case stay in `_rescued` only); the fields added."""
+    present = evolved_fields(spark, source)
+    taken = {name.lower() for name, _ in bronze_columns(source)} | {name.lower() for name in present}
+    added: list[str] = []
+    for name in new_fields:
+        if name and not name.startswith("_") and "`" not in name and name.lower() not in taken:
+            added.append(name)
+            taken.add(name.lower())
+    if added:
+        _create_visible_view(spark, source, present + added)
+        log.warning(
+            "%s: bronze.%s gained the column(s) %s (schema policy evolve)", source.name, source.name, ", ".join(added)
+        )
+    return added
 
 
 def _create_quarantine_view(spark: SparkSession) -> None:
@@ -291,7 +328,7 @@ def read_events(spark: SparkSession, source_names: list[str]) -> list[Row]:
     sampling job more)."""
     markers = ", ".join(f":source{n}" for n in range(len(source_names)))
     events = spark.sql(
-        f"select batch_id, source, seq, status, event_at, plan, rows_good, rows_bad, delta_version, note, started_at "
+        f"select batch_id, source, seq, status, event_at, plan, rows_good, rows_bad, delta_version, note, started_at, shape "
         f"from {EVENTS} where source in ({markers})",
         args={f"source{n}": name for n, name in enumerate(source_names)},
     ).collect()
@@ -356,14 +393,16 @@ def latest_version(spark: SparkSession, table: str) -> int:
     return spark.sql(f"describe history {table} limit 1").collect()[0].version
 
 
-def batch_counts(spark: SparkSession, source: Source, batch_id: str) -> tuple[int, int]:
-    """(records, bad records) of a batch already in bronze: a resumed batch takes them from there."""
-    row = spark.sql(
-        f"select count(*) as records, count(_reason) as bad from {source.all_records} where _batch_id = :batch_id",
-        args={"batch_id": batch_id},
-    ).first()
+def batch_metrics(spark: SparkSession, source: Source, batch_id: str) -> dict[str, Any]:
+    """A batch already in bronze, measured as its write observes it (`shapes.metrics`): a resumed
+    batch takes its counts and shape from there."""
+    from pyspark.sql import functions as F
+
+    from ingestion.shapes import metrics
+
+    row = spark.table(source.all_records).where(F.col("_batch_id") == batch_id).agg(*metrics(source)).first()
     assert row is not None  # an aggregate has one row
-    return row.records, row.bad
+    return row.asDict()
 
 
 def purge_batch(spark: SparkSession, source: Source, batch_id: str) -> int:

@@ -3,7 +3,9 @@
 Staged records carry their raw text and, for formats split in Python, their fields as strings.
 JSON is parsed here (fast, in the server). Every field is cast with `try_*` functions; a record
 whose required field is missing, whose value has the wrong type, or whose JSON is invalid gets a
-reason, and goes to quarantine instead of bronze.
+reason, and goes to quarantine instead of bronze. Under the `rescue` and `evolve` schema policies an
+optional field's value of the wrong type goes to the record's `_rescued` map instead, with every
+field the declaration does not know (see `Source.declared_schema_policy`).
 """
 
 from __future__ import annotations
@@ -58,18 +60,20 @@ def _cast(field: Field, text: Column) -> Column:
 
 
 def validate(source: Source, staged: DataFrame) -> DataFrame:
-    """Add the typed fields and `_reason` (null for a good record) to a staged batch.
+    """Add the typed fields, `_rescued` and `_reason` (null for a good record) to a staged batch.
 
     Three projections, each reading the columns of the one before, so that every field is
     parsed and cast once per record (one big expression would repeat them).
     """
-    lineage = [name for name in staged.columns if name.startswith("_") and name not in ("_fields", "_error", "_json")]
+    lineage = [
+        name for name in staged.columns if name.startswith("_") and name not in ("_fields", "_error", "_json", "_extra")
+    ]
+    known = sorted({name for field in source.fields for name in (field.name, *field.aliases)})
     if source.format == "json":
         # One parse per record: every field as text, and the record itself when it is not a
         # JSON object (malformed, an array, a bare value) in `_corrupt_record`.
-        names = sorted({name for field in source.fields for name in (field.name, *field.aliases)})
         string_schema = T.StructType(
-            [T.StructField(name, T.StringType()) for name in names] + [T.StructField("_corrupt_record", T.StringType())]
+            [T.StructField(name, T.StringType()) for name in known] + [T.StructField("_corrupt_record", T.StringType())]
         )
         staged = staged.withColumn(
             "_json", F.from_json("_raw", string_schema, {"columnNameOfCorruptRecord": "_corrupt_record"})
@@ -87,21 +91,29 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
         *lineage,
         F.col("_error"),
         json_ok.alias("_json_ok"),
+        _unknown_fields(source, staged, known).alias("_unknown"),
         *[F.nullif(F.trim(text), F.lit("")).alias(f"_text_{name}") for name, text in texts.items()],
     )
     typed = as_text.select(
         "*", *[_cast(field, F.col(f"_text_{field.name}")).alias(field.name) for field in source.fields]
     )
 
+    lenient = source.schema_policy != "strict"
     problems: list[Column] = [F.col("_error"), F.when(~F.col("_json_ok"), F.lit("invalid JSON (not a JSON object)"))]
+    rescued: list[Column] = []
     for field in source.fields:
         text, value = F.col(f"_text_{field.name}"), F.col(field.name)
         if field.required:
             problems.append(F.when(text.isNull(), F.lit(f"missing required field {field.name}")))
-        if field.type in _TYPE_WORDS:
+        if field.type not in _TYPE_WORDS:
+            continue
+        mismatch = text.isNotNull() & value.isNull()
+        if lenient and not field.required:
+            rescued += [F.lit(field.name), F.when(mismatch, text)]
+        else:
             problems.append(
                 F.when(
-                    text.isNotNull() & value.isNull(),
+                    mismatch,
                     F.concat(
                         F.lit(f'{field.name} "'), F.substring(text, 1, 80), F.lit(f'" is not {_TYPE_WORDS[field.type]}')
                     ),
@@ -112,5 +124,34 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
     return typed.select(
         *[F.col(field.name) for field in source.fields],
         *lineage,
+        _rescued(F.col("_unknown"), rescued).alias("_rescued"),
         F.coalesce(*problems).alias("_reason"),
     )
+
+
+def _no_fields() -> Column:
+    return F.create_map().cast("map<string,string>")
+
+
+def _unknown_fields(source: Source, staged: DataFrame, known: list[str]) -> Column:
+    """The record's fields that the declaration does not know, with their text (null values left
+    out): the keys of a JSON object, the columns of a CSV header or a workbook."""
+    declared = F.array(*[F.lit(name) for name in known])
+    if source.format == "json":
+        keys = F.array_except(F.json_object_keys("_raw"), declared)
+        # The second parse only for the rare record that has such a field.
+        every = F.from_json("_raw", "map<string,string>")
+        return F.when(F.size(keys) > 0, F.map_filter(every, lambda k, v: F.array_contains(keys, k) & v.isNotNull()))
+    if "_extra" in staged.columns:  # a CSV split by Spark: its other columns, by header name
+        return F.map_filter("_extra", lambda _, v: v.isNotNull())
+    if isinstance(staged.schema["_fields"].dataType, T.MapType):  # split in Python: every column
+        return F.map_filter("_fields", lambda k, v: ~F.array_contains(declared, k) & v.isNotNull())
+    return _no_fields()
+
+
+def _rescued(unknown: Column, mismatched: list[Column]) -> Column:
+    """Unknown fields and values of the wrong type in one map, null when there is none."""
+    every = F.coalesce(unknown, _no_fields())
+    if mismatched:
+        every = F.map_concat(every, F.map_filter(F.create_map(*mismatched), lambda _, v: v.isNotNull()))
+    return F.when(F.size(every) > 0, every)

@@ -11,12 +11,12 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ingestion.batch_status import BatchStatus
 from ingestion.config import PROJECT_ROOT
 from ingestion.errors import LakehouseError
-from ingestion.sources import SOURCES, get_source
+from ingestion.sources import SOURCES, Source, get_source
 from lakehouse.build.dbt import build_what_changed, run_dbt
 from lakehouse.services.hdfs import hadoop_bundle, hdfs_services
 from lakehouse.services.jars import ensure_jars, kafka_bundle, s3a_bundle, spark_server_bundle
@@ -28,6 +28,9 @@ from lakehouse.services.service import Service
 from lakehouse.services.spark_cluster import SparkMaster, spark_workers
 from lakehouse.services.spark_server import SparkServer, spark_home
 from lakehouse.settings import settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def services() -> list[Service]:
@@ -238,6 +241,40 @@ def cmd_batches(args: argparse.Namespace) -> None:
         print("the ledger is empty: nothing was ingested yet")
         return
     ledger_view(spark, source.name if source else None).show(args.limit, truncate=False)
+
+
+def cmd_schema(args: argparse.Namespace) -> None:
+    from ingestion.spark import connect
+
+    print_schema_history(connect(), get_source(args.source))
+
+
+def print_schema_history(spark: SparkSession, source: Source) -> None:
+    """The batches that changed the source's shape, and how its last batch differs from the declaration."""
+    from ingestion.ledger import read_batches
+    from ingestion.shapes import Shape, history
+    from ingestion.tables import ledger_exists
+
+    batches = read_batches(spark, source) if ledger_exists(spark) else []
+    changes = history(batches)
+    print(
+        f"{source.name}: schema policy {source.schema_policy}; {len(changes)} change(s) of shape in "
+        f"{len(batches)} batch(es) (+ a new field, - a field every batch before carried, ~ a new type)"
+    )
+    for batch, lines in changes:
+        when = f"{batch.started_at:%Y-%m-%d %H:%M}" if batch.started_at else ""
+        print(f"\n{batch.batch_id}  {when}  {batch.status}  {batch.plan.describe()}")
+        for line in lines:
+            print(f"    {line}")
+    last = next((Shape.from_json(b.shape) for b in reversed(batches) if b.shape), None)
+    if last is not None:
+        new, missing = last.new_fields(source), last.missing_fields(source)
+        differences = [
+            *([f"not declared: {', '.join(new)}"] if new else []),
+            *(f"{name} seen as {', '.join(types)}" for name, types in last.retyped_fields(source).items()),
+            *([f"absent: {', '.join(missing)}"] if missing else []),
+        ]
+        print(f"\nthe last batch against the declaration: {'; '.join(differences) or 'the same'}")
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
@@ -595,6 +632,14 @@ def build_parser() -> argparse.ArgumentParser:
     batches = add("batches", cmd_batches, "the batch ledger, newest first", "batches", "batches sales --limit 5")
     batches.add_argument("source", nargs="?", help="one source (default: every source)")
     batches.add_argument("--limit", type=int, default=50, help="batches shown")
+    schema = add(
+        "schema",
+        cmd_schema,
+        "the shapes a source's batches had, and when they changed",
+        "schema",
+        "schema transactions",
+    )
+    schema.add_argument("source")
     for name, handler, text in (
         ("rollback", cmd_rollback, "hide a batch from every reader (a ledger event; its records stay in bronze)"),
         ("replay", cmd_replay, "ingest a rolled-back batch again from its file or Kafka offsets"),

@@ -7,7 +7,8 @@ difference points at a bug in one of the two. The rules are DuckDB SQL, one file
 kafka-python (DuckDB's extensions cannot be downloaded here) and handed to DuckDB.
 
 A record the ingestion quarantines (not text, not a record of its format, a required field
-missing, a value of the wrong type) is left out here by rules of its own.
+missing, a value of the wrong type where the source's declared schema policy refuses it) is left
+out here by rules of its own.
 """
 
 from __future__ import annotations

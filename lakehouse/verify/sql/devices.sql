@@ -1,4 +1,4 @@
--- Devices: an event is its device, type and time.
+-- Devices: an event is its device, type and time; a value that is not a number counts as missing.
 create or replace table v_device_events as
 with typed as (
     select partition, "offset", doc,
@@ -6,7 +6,6 @@ with typed as (
     from raw_device_events
     where doc is not null and blank(jf(doc, 'device_id')) is not null
         and blank(jf(doc, 'device_type')) is not null and blank(jf(doc, 'event_type')) is not null
-        and (blank(jf(doc, 'value')) is null or as_double(jf(doc, 'value')) is not null)
 )
 select upper(trim(jf(doc, 'device_id'))) as device_id, lower(trim(jf(doc, 'device_type'))) as device_type,
     lower(trim(jf(doc, 'event_type'))) as event_type, as_double(jf(doc, 'value')) as value, event_at

@@ -1,4 +1,5 @@
--- Marketing: impressions and clicks; a missing cost is 0, a negative one rejects the event.
+-- Marketing: impressions and clicks; a missing cost (or one that is not a number) is 0, a negative
+-- one rejects the event.
 create or replace table v_ad_events as
 with typed as (
     select partition, "offset", doc,
@@ -13,7 +14,6 @@ from typed
 where blank(jf(doc, 'event_id')) is not null and blank(jf(doc, 'campaign_id')) is not null
     and blank(jf(doc, 'ad_id')) is not null and blank(jf(doc, 'event_type')) is not null
     and as_time(at_text) is not null
-    and (blank(jf(doc, 'cost')) is null or as_decimal(jf(doc, 'cost')) is not null)
     and lower(trim(jf(doc, 'event_type'))) in ('impression', 'click')
     and coalesce(as_decimal(jf(doc, 'cost')), 0) >= 0
 qualify row_number() over (partition by trim(jf(doc, 'event_id')) order by partition, "offset") = 1;

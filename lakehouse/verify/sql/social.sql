@@ -1,19 +1,17 @@
--- Social: counters default to 0; an unknown platform or a negative counter rejects the post.
+-- Social: counters default to 0; an unknown platform or a negative counter rejects the post. An
+-- optional field whose value is not of its type does not (the source's schema policy keeps its
+-- text aside): it counts as missing.
 create or replace table v_posts as
 with typed as (
     select file_order, position, doc from raw_posts
     where doc is not null and blank(jf(doc, 'post_id')) is not null and blank(jf(doc, 'user_id')) is not null
         and blank(jf(doc, 'platform')) is not null and as_time(jf(doc, 'posted_at')) is not null
-        and (blank(jf(doc, 'product_id')) is null or is_int(jf(doc, 'product_id')))
-        and (blank(jf(doc, 'likes')) is null or is_int(jf(doc, 'likes')))
-        and (blank(jf(doc, 'shares')) is null or is_int(jf(doc, 'shares')))
-        and (blank(jf(doc, 'comments')) is null or is_int(jf(doc, 'comments')))
 ),
 counted as (
-    select *, trim(jf(doc, 'post_id')) as post_id, try_cast(blank(jf(doc, 'product_id')) as bigint) as product_id,
-        coalesce(try_cast(blank(jf(doc, 'likes')) as bigint), 0) as likes,
-        coalesce(try_cast(blank(jf(doc, 'shares')) as bigint), 0) as shares,
-        coalesce(try_cast(blank(jf(doc, 'comments')) as bigint), 0) as comments
+    select *, trim(jf(doc, 'post_id')) as post_id, as_int(jf(doc, 'product_id')) as product_id,
+        coalesce(as_int(jf(doc, 'likes')), 0) as likes,
+        coalesce(as_int(jf(doc, 'shares')), 0) as shares,
+        coalesce(as_int(jf(doc, 'comments')), 0) as comments
     from typed
 )
 select post_id, product_id, likes, shares, comments, likes + shares + comments as engagements
