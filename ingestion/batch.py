@@ -174,11 +174,12 @@ class BatchWriter:
     def _warn_of_a_new_shape(self, batch: Batch, shape: shapes.Shape) -> None:
         first = self._shapes.always is None
         if (changes := self._shapes.add(shape)) and not first:
+            batch.shape_changes = [line.strip() for line in changes]
             log.warning(
                 "%s: %s changed the source's shape: %s (see `lakehouse schema %s`)",
                 self.source.name,
                 batch.batch_id,
-                "; ".join(line.strip() for line in changes),
+                "; ".join(batch.shape_changes),
                 self.source.name,
             )
 

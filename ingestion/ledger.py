@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pyspark.sql import Row, SparkSession
@@ -28,6 +28,9 @@ class Batch:
     started_at: datetime | None = None
     shape: str | None = None
     """The fields its records carried and their types (`shapes.Shape`, as JSON)."""
+    shape_changes: list[str] = field(default_factory=list)
+    """What its shape brought that the source's batches before it never had (`shapes.ShapeHistory`),
+    known to the run that wrote it only."""
 
     @property
     def file_plan(self) -> FilePlan:

@@ -277,6 +277,31 @@ def print_schema_history(spark: SparkSession, source: Source) -> None:
         print(f"\nthe last batch against the declaration: {'; '.join(differences) or 'the same'}")
 
 
+def cmd_contracts(args: argparse.Namespace) -> None:
+    from ingestion import contracts
+
+    if not args.check:
+        contracts.FOLDER.mkdir(exist_ok=True)
+        for source in SOURCES.values():
+            contracts.path_of(source).write_text(contracts.render(source))
+        print(f"{len(SOURCES)} contracts (Open Data Contract Standard {contracts.API_VERSION}) in {contracts.FOLDER}")
+        return
+    results = [contracts.check(source) for source in SOURCES.values()]
+    breaking = [f"{result.source}: {change}" for result in results for change in result.breaking]
+    if breaking:
+        raise LakehouseError(
+            f"{len(breaking)} breaking change(s) against the committed contracts: {'; '.join(breaking)}",
+            hint="tell the source's producers and readers, then `lakehouse contracts` writes the new contracts",
+        )
+    outdated = [result.source for result in results if result.outdated]
+    if outdated:
+        raise LakehouseError(
+            f"the contracts of {', '.join(outdated)} differ from their declarations (no breaking change)",
+            hint="`lakehouse contracts` writes them again",
+        )
+    print(f"the {len(results)} contracts in {contracts.FOLDER} match the declarations")
+
+
 def cmd_rollback(args: argparse.Namespace) -> None:
     from ingestion.api import rollback
     from ingestion.spark import connect
@@ -640,6 +665,16 @@ def build_parser() -> argparse.ArgumentParser:
         "schema transactions",
     )
     schema.add_argument("source")
+    contracts = add(
+        "contracts",
+        cmd_contracts,
+        "write each source's data contract (Open Data Contract Standard YAML) from its declaration",
+        "contracts",
+        "contracts --check",
+    )
+    contracts.add_argument(
+        "--check", action="store_true", help="compare with the committed contracts; exit 1 naming breaking changes"
+    )
     for name, handler, text in (
         ("rollback", cmd_rollback, "hide a batch from every reader (a ledger event; its records stay in bronze)"),
         ("replay", cmd_replay, "ingest a rolled-back batch again from its file or Kafka offsets"),

@@ -60,6 +60,7 @@ def batch_metadata(batches: list[Batch]) -> dict:
 
 
 READABLE = "files_readable"
+SHAPE = "shape_unchanged"
 
 
 def readable_check(batches: list[Batch]) -> AssetCheckResult:
@@ -72,6 +73,19 @@ def readable_check(batches: list[Batch]) -> AssetCheckResult:
         severity=AssetCheckSeverity.ERROR,
         description="; ".join(skipped) if skipped else None,
         metadata={"unreadable_files": MetadataValue.json(skipped)},
+    )
+
+
+def shape_check(source: Source, batches: list[Batch]) -> AssetCheckResult:
+    """Warns, naming the batch and what changed, when a batch brought a field or a type the source's
+    batches never had, or lacked a field all of them had (`lakehouse schema SOURCE`)."""
+    changed = [f"{b.batch_id}: {'; '.join(b.shape_changes)}" for b in batches if b.shape_changes]
+    return AssetCheckResult(
+        check_name=SHAPE,
+        passed=not changed,
+        severity=AssetCheckSeverity.WARN,
+        description=(f"{'; '.join(changed)} (schema policy {source.schema_policy})" if changed else None),
+        metadata={"shape_changes": MetadataValue.json(changed)},
     )
 
 
@@ -92,13 +106,22 @@ def bronze_asset(source: Source) -> AssetsDefinition:
         metadata={"table": source.table, "dagster/table_name": source.table},
         check_specs=[
             AssetCheckSpec(
-                READABLE,
+                SHAPE,
                 asset=bronze_key(source),
-                description="Every settled landing file could be read (a damaged one is skipped, with its reason).",
-            )
-        ]
-        if is_file
-        else None,
+                description="The batches kept the source's shape: no new field or type, no field gone (a warning).",
+            ),
+            *(
+                [
+                    AssetCheckSpec(
+                        READABLE,
+                        asset=bronze_key(source),
+                        description="Every settled landing file could be read (a damaged one is skipped, with its reason).",
+                    )
+                ]
+                if is_file
+                else []
+            ),
+        ],
     )
     def ingest_source(context: AssetExecutionContext, spark: SparkResource) -> MaterializeResult:
         batches = ingest(spark.session(), source)
@@ -112,7 +135,7 @@ def bronze_asset(source: Source) -> AssetsDefinition:
                 context.log.error(f"{source.name}: {batch.note}")
         return MaterializeResult(
             metadata={k: v for k, v in metadata.items() if v is not None},
-            check_results=[readable_check(batches)] if is_file else None,
+            check_results=[shape_check(source, batches), *([readable_check(batches)] if is_file else [])],
         )
 
     return ingest_source

@@ -47,3 +47,18 @@ def test_gold_agrees_with_the_recomputation_and_a_difference_is_caught(built):
     assert "fct_order_lines: T-T1: amount_eur: 2.51 (gold) vs 2.5" in caught.stdout
     assert "dim_products: 101: only recomputed" in caught.stdout
     assert "2 gold table(s) differ from the recomputation: dim_products, fct_order_lines" in caught.stderr
+
+
+def test_fields_the_sources_gained_reach_staging_and_values_kept_aside_stay_in_bronze(built):
+    from tests.lakehouse.conftest import built_sql
+
+    # The corpus's transactions export with a `note` column, and a post with a `mood` (schema policy evolve).
+    notes = built_sql("select transaction_id, note from staging.stg_transactions__order_lines where note is not null")
+    assert notes == [("T22", "hello")]
+    assert built_sql("select mood from staging.stg_social_posts__posts where post_id = 'CP8'") == [("happy",)]
+    # A count that is not a number: the post lands, the count is missing (0 in silver), its text kept in bronze.
+    assert built_sql("select likes, _rescued['likes'] from bronze.social_posts where post_id = 'CP9'") == [
+        (None, "many")
+    ]
+    assert built_sql("select likes from silver.slv_social__posts where post_id = 'CP9'") == [(0,)]
+    assert built_sql("select count(*) from bronze.quarantine where raw like '%\"CP9\"%'") == [(0,)]

@@ -59,6 +59,32 @@ def test_layers_are_groups_and_dbt_tests_are_checks():
     ]
     assert len(dbt_tests) > 50
     assert {name for key, name in checks} >= {node["name"] for node in dbt_tests}
+    bronze = {key for key in groups["bronze"]}
+    assert {key for key, name in checks if name == "shape_unchanged"} == bronze
+    assert {key for key, name in checks if name == "files_readable"} == {
+        "bronze/transactions",
+        "bronze/server_logs",
+        "bronze/social_posts",
+        "bronze/water_sites",
+        "bronze/water_methods",
+    }
+
+
+def test_a_batch_that_changed_its_source_shape_is_a_warning_naming_it():
+    from ingestion.ledger import Batch
+    from ingestion.plans import FilePlan
+    from ingestion.sources import get_source
+    from orchestration.bronze.assets import shape_check
+
+    plan = FilePlan("day2.csv", "0" * 64, 0, None)
+    same = Batch("transactions-000001", "transactions", 1, "committed", plan)
+    changed = Batch(
+        "transactions-000002", "transactions", 2, "committed", plan, shape_changes=["+ loyalty_tier (string)"]
+    )
+    assert shape_check(get_source("transactions"), [same]).passed
+    warning = shape_check(get_source("transactions"), [same, changed])
+    assert (warning.passed, warning.severity.value) == (False, "WARN")
+    assert warning.description == "transactions-000002: + loyalty_tier (string) (schema policy evolve)"
 
 
 def test_jobs_schedules_and_sensors_are_defined():

@@ -380,6 +380,13 @@ def data_health() -> None:
         _chart(px.bar(fresh, x="source", y="minutes_ago", title="Minutes since the last batch, per source"))
         st.subheader("Last batches")
         st.dataframe(_cached(q.last_batches), hide_index=True, use_container_width=True)
+        shapes = _cached(q.shape_changes)
+        st.subheader(f"Sources whose shape changed in the last day: {shapes.source.nunique()}")
+        if shapes.empty:
+            st.caption("None: every batch of the last 24 hours had fields and types its source had before.")
+        else:
+            st.caption("A new field or type, or a field every batch before carried gone (`lakehouse schema SOURCE`).")
+            st.dataframe(shapes, hide_index=True, use_container_width=True)
         left, right = st.columns(2)
         with left:
             reasons = _cached(q.quarantine_reasons)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from pyspark.sql import SparkSession
@@ -212,6 +212,29 @@ def last_batches(spark: SparkSession, per_source: int = 3) -> pd.DataFrame:
                   from bronze.ingestion_batches)
             where recency <= {int(per_source)} order by source, started_at desc""",
     )
+
+
+def shape_changes(spark: SparkSession, hours: float = 24) -> pd.DataFrame:
+    """The batches of the last `hours` that changed their source's shape, and what each brought
+    (`lakehouse schema SOURCE` tells the whole history)."""
+    from datetime import timedelta
+
+    from ingestion.ledger import read_batches_of
+    from ingestion.shapes import history
+    from ingestion.sources import SOURCES
+
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=hours)
+    changes = [
+        {"source": source, "batch_id": batch.batch_id, "started_at": batch.started_at, "change": "; ".join(lines)}
+        for source, batches in read_batches_of(spark, list(SOURCES)).items()
+        for n, (batch, lines) in enumerate(history(batches))
+        if n > 0 and batch.started_at is not None and _naive_utc(batch.started_at) >= since
+    ]
+    return pd.DataFrame(changes, columns=["source", "batch_id", "started_at", "change"])
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def quarantine_reasons(spark: SparkSession, top: int = 10) -> pd.DataFrame:

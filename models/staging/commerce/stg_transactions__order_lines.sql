@@ -24,6 +24,7 @@ cleaned as (
         lower(trim(source.status)) as status,
         currencies.eur_per_unit,
         source.customer_id as customer_reference,
+        {{- evolved_columns('transactions', 'source') }}
         {{ lineage_columns('file', 'source') }}
     from source
     left join country_aliases
@@ -64,6 +65,7 @@ final as (
         payment_method,
         status,
         reject_reason,
+        {{- evolved_columns('transactions') }}
         {{ lineage_columns('file') }}
     from validated
 )

@@ -21,6 +21,7 @@ flattened as (
             coalesce(from_json(source.hashtags, 'array<string>'), array()),
             tag -> lower(trim(tag))
         ) as hashtags,
+        {{- evolved_columns('social_posts', 'source') }}
         {{ lineage_columns('file', 'source') }}
     from source
 ),
