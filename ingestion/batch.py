@@ -241,6 +241,13 @@ class BatchWriter:
         if difference:
             batch.status, batch.rows_good, batch.rows_bad = BatchStatus.QUARANTINED, 0, total
             batch.note = f"its shape differs from the declaration (schema policy strict): {difference}"
+        elif self._is_bad_whole(total, bad) and (missing := shape.missing_required(self.source)):
+            batch.status, batch.rows_good, batch.rows_bad = BatchStatus.QUARANTINED, 0, total
+            batch.note = (
+                f"required field(s) {', '.join(missing)} in none of its {total} records: the source no longer "
+                "sends what its declaration requires; the whole batch is in quarantine"
+            )
+            log.error("%s: %s: %s", self.source.name, batch.batch_id, batch.note)
         elif self._is_bad_whole(total, bad):
             batch.status, batch.rows_good, batch.rows_bad = BatchStatus.QUARANTINED, 0, total
             batch.note = (

@@ -172,7 +172,8 @@ def staged_lines(spark: SparkSession, source: Source, lines: LineFile) -> DataFr
         delimiter, columns = lines.csv_header or _csv_columns(source, file)
         splitter = _csv_cells(value, delimiter, len(columns))
         raw, fields, error, header = _csv_record(source, checked, split, delimiter, columns, line)
-        extra = [_csv_extra(source, split, columns).alias("_extra")]
+        if set(columns) - {field.name for field in source.fields}:
+            extra = [_csv_extra(source, split, columns).alias("_extra")]
     elif source.format == "combined_log":
         splitter = _log_parts(value)
         raw, fields, error, header = _log_record(source, checked, split)
@@ -327,8 +328,6 @@ def _csv_extra(source: Source, parsed: Column, columns: list[str]) -> Column:
     """The cells of the header's columns that the source does not declare, by column name."""
     declared = {field.name for field in source.fields}
     cells = {column: parsed.getField(f"c{n}") for n, column in enumerate(columns) if column not in declared}
-    if not cells:
-        return F.create_map().cast("map<string,string>")
     return F.create_map(*[part for column, cell in cells.items() for part in (F.lit(column), cell)])
 
 

@@ -10,6 +10,9 @@ field the declaration does not know (see `Source.declared_schema_policy`).
 
 from __future__ import annotations
 
+import functools
+import operator
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -91,7 +94,7 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
         *lineage,
         F.col("_error"),
         json_ok.alias("_json_ok"),
-        _unknown_fields(source, staged, known).alias("_unknown"),
+        *([unknown.alias("_unknown")] if (unknown := _unknown_fields(source, staged, known)) is not None else []),
         *[F.nullif(F.trim(text), F.lit("")).alias(f"_text_{name}") for name, text in texts.items()],
     )
     typed = as_text.select(
@@ -100,7 +103,7 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
 
     lenient = source.schema_policy != "strict"
     problems: list[Column] = [F.col("_error"), F.when(~F.col("_json_ok"), F.lit("invalid JSON (not a JSON object)"))]
-    rescued: list[Column] = []
+    rescued: dict[str, Column] = {}
     for field in source.fields:
         text, value = F.col(f"_text_{field.name}"), F.col(field.name)
         if field.required:
@@ -109,7 +112,7 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
             continue
         mismatch = text.isNotNull() & value.isNull()
         if lenient and not field.required:
-            rescued += [F.lit(field.name), F.when(mismatch, text)]
+            rescued[field.name] = F.when(mismatch, text)
         else:
             problems.append(
                 F.when(
@@ -124,7 +127,7 @@ def validate(source: Source, staged: DataFrame) -> DataFrame:
     return typed.select(
         *[F.col(field.name) for field in source.fields],
         *lineage,
-        _rescued(F.col("_unknown"), rescued).alias("_rescued"),
+        _rescued(F.col("_unknown") if unknown is not None else None, rescued).alias("_rescued"),
         F.coalesce(*problems).alias("_reason"),
     )
 
@@ -133,25 +136,37 @@ def _no_fields() -> Column:
     return F.create_map().cast("map<string,string>")
 
 
-def _unknown_fields(source: Source, staged: DataFrame, known: list[str]) -> Column:
+def _unknown_fields(source: Source, staged: DataFrame, known: list[str]) -> Column | None:
     """The record's fields that the declaration does not know, with their text (null values left
-    out): the keys of a JSON object, the columns of a CSV header or a workbook."""
+    out): the keys of a JSON object, the columns of a CSV header or a workbook. None when the
+    staged batch cannot have any (a log line, a CSV whose header the source declares whole)."""
     declared = F.array(*[F.lit(name) for name in known])
     if source.format == "json":
-        keys = F.array_except(F.json_object_keys("_raw"), declared)
-        # The second parse only for the rare record that has such a field.
+        unknown = F.size(F.array_except(F.json_object_keys("_raw"), declared)) > 0
+        # The second parse only for the rare record that has such a field. (The lambda names only
+        # literals: an expression of the record there would be computed again for every entry.)
         every = F.from_json("_raw", "map<string,string>")
-        return F.when(F.size(keys) > 0, F.map_filter(every, lambda k, v: F.array_contains(keys, k) & v.isNotNull()))
-    if "_extra" in staged.columns:  # a CSV split by Spark: its other columns, by header name
+        return F.when(unknown, F.map_filter(every, lambda k, v: ~F.array_contains(declared, k) & v.isNotNull()))
+    if "_extra" in staged.columns:  # a CSV split by Spark whose header has other columns
         return F.map_filter("_extra", lambda _, v: v.isNotNull())
     if isinstance(staged.schema["_fields"].dataType, T.MapType):  # split in Python: every column
         return F.map_filter("_fields", lambda k, v: ~F.array_contains(declared, k) & v.isNotNull())
-    return _no_fields()
+    return None
 
 
-def _rescued(unknown: Column, mismatched: list[Column]) -> Column:
-    """Unknown fields and values of the wrong type in one map, null when there is none."""
-    every = F.coalesce(unknown, _no_fields())
-    if mismatched:
-        every = F.map_concat(every, F.map_filter(F.create_map(*mismatched), lambda _, v: v.isNotNull()))
-    return F.when(F.size(every) > 0, every)
+def _rescued(unknown: Column | None, mismatched: dict[str, Column]) -> Column:
+    """Unknown fields and values of the wrong type (`mismatched`: per field, its text where it is
+    of the wrong type) in one map, null when there is none. Maps are built only for the records
+    that have something to keep: a constant null when no record of the batch can."""
+    if unknown is None and not mismatched:
+        return F.lit(None).cast("map<string,string>")
+    if unknown is not None and not mismatched:
+        return unknown  # null where a record has no unknown field
+    entries = F.create_map(*[part for name, text in mismatched.items() for part in (F.lit(name), text)])
+    some = functools.reduce(operator.or_, [text.isNotNull() for text in mismatched.values()])
+    retyped = F.when(some, F.map_filter(entries, lambda _, v: v.isNotNull()))
+    if unknown is None:
+        return retyped
+    return F.when(
+        some | unknown.isNotNull(), F.map_concat(F.coalesce(unknown, _no_fields()), F.coalesce(retyped, _no_fields()))
+    )

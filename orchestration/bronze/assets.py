@@ -18,6 +18,7 @@ from dagster import (
 from ingestion.api import Batch, ingest
 from ingestion.batch_status import BatchStatus
 from ingestion.plans import FilePlan, KafkaPlan
+from ingestion.shapes import Shape
 from ingestion.sources import SOURCES, Source
 from lakehouse.settings import settings
 from orchestration.bronze.resources import SparkResource
@@ -78,14 +79,21 @@ def readable_check(batches: list[Batch]) -> AssetCheckResult:
 
 def shape_check(source: Source, batches: list[Batch]) -> AssetCheckResult:
     """Warns, naming the batch and what changed, when a batch brought a field or a type the source's
-    batches never had, or lacked a field all of them had (`lakehouse schema SOURCE`)."""
+    batches never had, or lacked a field all of them had (`lakehouse schema SOURCE`); fails when a
+    batch's records carried none of a required field (the source broke its declaration)."""
     changed = [f"{b.batch_id}: {'; '.join(b.shape_changes)}" for b in batches if b.shape_changes]
+    broken = [
+        f"{b.batch_id}: required field(s) {', '.join(missing)} in none of its records"
+        for b in batches
+        if (shape := Shape.from_json(b.shape)) and (missing := shape.missing_required(source))
+    ]
+    told = broken + changed
     return AssetCheckResult(
         check_name=SHAPE,
-        passed=not changed,
-        severity=AssetCheckSeverity.WARN,
-        description=(f"{'; '.join(changed)} (schema policy {source.schema_policy})" if changed else None),
-        metadata={"shape_changes": MetadataValue.json(changed)},
+        passed=not told,
+        severity=AssetCheckSeverity.ERROR if broken else AssetCheckSeverity.WARN,
+        description=(f"{'; '.join(told)} (schema policy {source.schema_policy})" if told else None),
+        metadata={"shape_changes": MetadataValue.json(changed), "required_fields_missing": MetadataValue.json(broken)},
     )
 
 
@@ -108,7 +116,8 @@ def bronze_asset(source: Source) -> AssetsDefinition:
             AssetCheckSpec(
                 SHAPE,
                 asset=bronze_key(source),
-                description="The batches kept the source's shape: no new field or type, no field gone (a warning).",
+                description="The batches kept the source's shape: no new field or type, no field gone (a warning); "
+                "every required field in each batch (an error).",
             ),
             *(
                 [

@@ -138,6 +138,15 @@ def test_a_strict_csv_quarantines_a_batch_of_another_shape(spark):
         ('quantity "two" is not an integer',),
     ]
 
+    # A required column gone from a whole export: loud, with the source, the batch and the field.
+    without_quantity = [column for column in every if column != "quantity"]
+    broken = _ingest_one(spark, source, "e.csv", _csv(without_quantity, [_order(n, **full) for n in range(10, 22)]))
+    assert (broken.status, broken.rows_bad) == ("quarantined", 12)
+    assert broken.note == (
+        "required field(s) quantity in none of its 12 records: the source no longer sends what its "
+        "declaration requires; the whole batch is in quarantine"
+    )
+
 
 def _post(n: int, **fields: object) -> dict:
     post = {

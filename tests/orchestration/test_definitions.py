@@ -85,6 +85,13 @@ def test_a_batch_that_changed_its_source_shape_is_a_warning_naming_it():
     warning = shape_check(get_source("transactions"), [same, changed])
     assert (warning.passed, warning.severity.value) == (False, "WARN")
     assert warning.description == "transactions-000002: + loyalty_tier (string) (schema policy evolve)"
+    shape = '{"currency": ["string"], "customer_id": ["string"], "transaction_id": ["string"]}'
+    broken = Batch("transactions-000003", "transactions", 3, "quarantined", plan, shape=shape)
+    failure = shape_check(get_source("transactions"), [broken])
+    assert (failure.passed, failure.severity.value) == (False, "ERROR")
+    assert failure.description.startswith(
+        "transactions-000003: required field(s) product_id, quantity, unit_price, transaction_at in none of its records"
+    )
 
 
 def test_jobs_schedules_and_sensors_are_defined():
