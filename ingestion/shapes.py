@@ -90,7 +90,11 @@ class Shape:
         return [field.name for field in source.fields if field.name not in self.fields]
 
     def missing_required(self, source: Source) -> list[str]:
-        """Required fields none of the batch's records carried: the source broke its declaration."""
+        """Required fields none of the batch's records carried while they carried others: the
+        source broke its declaration. (A batch none of whose records could be read at all, such
+        as undecodable bytes, carried no field: that is a different failure, with its reasons.)"""
+        if not self.fields:
+            return []
         return [name for name in self.missing_fields(source) if name in source.required]
 
     def retyped_fields(self, source: Source) -> dict[str, tuple[str, ...]]:

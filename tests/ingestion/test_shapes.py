@@ -35,6 +35,10 @@ def test_a_shape_holds_declared_types_and_the_kinds_of_kept_aside_values():
     assert shape.retyped_fields(SITES) == {"latitude": ("double", "string")}
     assert shape.strict_difference(SITES) == "field(s) not in the declaration: notes, operator"
     assert Shape.from_json(shape.to_json()) == shape
+    assert _observed(latitude=0).missing_required(SITES) == ["latitude"]
+    # A batch of records none of which could be read (undecodable, not a record) broke nothing.
+    unreadable = {f"present__{field.name}": 0 for field in SITES.fields}
+    assert Shape.observed(SITES, {**unreadable, "rescued_kinds": ""}).missing_required(SITES) == []
 
 
 def test_the_history_tells_what_each_batch_brought_for_the_first_time():
