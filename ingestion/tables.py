@@ -229,7 +229,10 @@ def evolved_fields(spark: SparkSession, source: Source) -> list[str]:
 
 def evolve(spark: SparkSession, source: Source, new_fields: list[str]) -> list[str]:
     """Give `bronze.<source>` a text column for each new field it lacks (the lakehouse's own `_`
-    names and a name already there in other case stay in `_rescued` only); the fields added."""
+    names and a name already there in other case stay in `_rescued` only); the fields added. A batch
+    without new fields (nearly all) costs no catalog look-up."""
+    if not new_fields:
+        return []
     present = evolved_fields(spark, source)
     taken = {name.lower() for name, _ in bronze_columns(source)} | {name.lower() for name in present}
     added: list[str] = []
