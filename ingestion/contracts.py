@@ -4,7 +4,9 @@ document generated from the source's declaration, kept in `contracts/<source>.od
 The documents are generated, never edited by hand (`lakehouse contracts`); `lakehouse contracts
 --check` compares the declarations with the committed documents and names every breaking change (a
 field removed, retyped or newly required), so that CI catches a change that would break the
-producers or the readers of a source.
+producers or the readers of a source. Writing a changed contract moves its semantic version: the
+major for a breaking change, the minor for a new optional field, the patch for anything else (a
+description, an alias).
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ LOGICAL_TYPES = {
     "boolean": "boolean",
 }
 """ODCS logical types; the physical type is the bronze column's Spark type."""
+FIRST_VERSION = "1.0.0"
 
 
 def path_of(source: Source) -> Path:
     return FOLDER / f"{source.name}.odcs.yaml"
 
 
-def contract(source: Source) -> OpenDataContractStandard:
+def contract(source: Source, version: str = FIRST_VERSION) -> OpenDataContractStandard:
     """The source's declaration as an ODCS data contract (its `bronze.<source>` view)."""
     where = {"kind": source.kind, "format": source.format} | ({"topic": source.topic} if source.topic else {})
     return OpenDataContractStandard(
@@ -51,7 +54,7 @@ def contract(source: Source) -> OpenDataContractStandard:
         kind="DataContract",
         id=f"lakehouse-{source.name}",
         name=source.name,
-        version="1.0.0",
+        version=version,
         status="active",
         domain="lakehouse",
         schema=[
@@ -83,8 +86,31 @@ def _property(field) -> SchemaProperty:  # noqa: ANN001  (a declared Field)
     )
 
 
+def committed(source: Source) -> OpenDataContractStandard | None:
+    path = path_of(source)
+    return OpenDataContractStandard.from_string(path.read_text()) if path.exists() else None
+
+
 def render(source: Source) -> str:
-    return contract(source).to_yaml()
+    """The source's contract as it should be committed: at the committed version when the declaration
+    did not change, at the next one when it did."""
+    before = committed(source)
+    if before is None:
+        return contract(source).to_yaml()
+    unchanged = contract(source, before.version)
+    return contract(source, next_version(before, unchanged)).to_yaml()
+
+
+def next_version(before: OpenDataContractStandard, after: OpenDataContractStandard) -> str:
+    """Semantic versioning of a contract: `after` is the declaration rendered at `before`'s version."""
+    if after.to_yaml() == before.to_yaml():
+        return before.version
+    major, minor, patch = (int(part) for part in before.version.split("."))
+    if breaking_changes(before, after):
+        return f"{major + 1}.0.0"
+    if set(_fields(after)) - set(_fields(before)):
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"
 
 
 @dataclass(frozen=True)
@@ -98,12 +124,13 @@ class Check:
 
 def check(source: Source) -> Check:
     """The declaration against the committed contract (a source without one: every field is new)."""
-    path = path_of(source)
-    if not path.exists():
+    before = committed(source)
+    if before is None:
         return Check(source.name, [], outdated=True)
-    committed = OpenDataContractStandard.from_string(path.read_text())
     return Check(
-        source.name, breaking_changes(committed, contract(source)), outdated=path.read_text() != render(source)
+        source.name,
+        breaking_changes(before, contract(source, before.version)),
+        outdated=path_of(source).read_text() != render(source),
     )
 
 

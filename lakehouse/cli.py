@@ -283,7 +283,11 @@ def cmd_contracts(args: argparse.Namespace) -> None:
     if not args.check:
         contracts.FOLDER.mkdir(exist_ok=True)
         for source in SOURCES.values():
-            contracts.path_of(source).write_text(contracts.render(source))
+            before, text = contracts.committed(source), contracts.render(source)
+            if before is None or contracts.path_of(source).read_text() != text:
+                contracts.path_of(source).write_text(text)
+                after = contracts.committed(source).version
+                print(f"{source.name}: {f'{before.version} → {after}' if before else f'new, {after}'}")
         print(f"{len(SOURCES)} contracts (Open Data Contract Standard {contracts.API_VERSION}) in {contracts.FOLDER}")
         return
     results = [contracts.check(source) for source in SOURCES.values()]
@@ -291,7 +295,7 @@ def cmd_contracts(args: argparse.Namespace) -> None:
     if breaking:
         raise LakehouseError(
             f"{len(breaking)} breaking change(s) against the committed contracts: {'; '.join(breaking)}",
-            hint="tell the source's producers and readers, then `lakehouse contracts` writes the new contracts",
+            hint="tell the source's producers and readers, then `lakehouse contracts` writes the new contracts (next major version)",
         )
     outdated = [result.source for result in results if result.outdated]
     if outdated:
@@ -668,7 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
     contracts = add(
         "contracts",
         cmd_contracts,
-        "write each source's data contract (Open Data Contract Standard YAML) from its declaration",
+        "write each source's data contract (Open Data Contract Standard YAML) from its declaration;"
+        " a changed one moves to its next semantic version (major: breaking)",
         "contracts",
         "contracts --check",
     )

@@ -59,3 +59,27 @@ def test_the_check_names_a_breaking_change_in_one_line(monkeypatch, capsys):
     error = capsys.readouterr().err
     assert "1 breaking change(s) against the committed contracts: sales: client_nom: removed" in error
     assert "Traceback" not in error
+
+
+def test_writing_a_changed_contract_moves_its_semantic_version(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(contracts, "FOLDER", tmp_path)
+    sales = get_source("sales")
+    monkeypatch.setitem(SOURCES, "sales", sales)
+
+    def write(fields) -> str:
+        monkeypatch.setitem(SOURCES, "sales", replace(sales, fields=tuple(fields)))
+        main(["contracts"])
+        return yaml.safe_load(contracts.path_of(sales).read_text())["version"]
+
+    assert write(sales.fields) == "1.0.0"
+    assert "sales: new, 1.0.0" in capsys.readouterr().out
+    assert write(sales.fields) == "1.0.0"  # written again unchanged: the same version, nothing rewritten
+    assert "sales:" not in capsys.readouterr().out
+    assert write([*sales.fields, Field("canal", "string")]) == "1.1.0"
+    aliased = [
+        replace(f, aliases=("pais",)) if f.name == "pays" else f for f in [*sales.fields, Field("canal", "string")]
+    ]
+    assert write(aliased) == "1.1.1"
+    assert write([f for f in aliased if f.name != "segment"]) == "2.0.0"
+    assert "sales: 1.1.1 → 2.0.0" in capsys.readouterr().out
+    assert contracts.check(SOURCES["sales"]) == contracts.Check("sales", [], outdated=False)
