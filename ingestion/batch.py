@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -40,6 +40,9 @@ from ingestion.storage import folder
 from ingestion.validation import validate
 
 log = logging.getLogger(__name__)
+
+HEADED_FORMATS = frozenset({"csv", "xlsx"})
+"""Formats whose records are the columns of a header row (each record of a batch carries them all)."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,15 @@ class BatchWriter:
     def parallelism(self) -> int:
         return spark_parallelism(self.spark)
 
-    def write(self, batch: Batch, staged: DataFrame, read_settings: Mapping[str, str] | None = None) -> Batch:
+    def write(
+        self,
+        batch: Batch,
+        staged: DataFrame,
+        read_settings: Mapping[str, str] | None = None,
+        header: Sequence[str] = (),
+    ) -> Batch:
         """Write a staged batch to bronze in one pass (reading it under `read_settings`), then
-        record what it means in the ledger."""
+        record what it means in the ledger. `header`: the columns a table's header named."""
         checked = validate(self.source, staged).withColumns(
             {"_batch_id": F.lit(batch.batch_id), "_ingested_at": F.current_timestamp()}
         )
@@ -145,14 +154,14 @@ class BatchWriter:
             raise LakehouseError(f"batch {batch.batch_id} was not found in {self.source.all_records} after its write")
         batch.delta_version = written.version
         crash_point("after_bronze_write")
-        return self._finish(batch, metrics)
+        return self._finish(batch, metrics, header)
 
-    def _finish(self, batch: Batch, metrics: Mapping[str, Any]) -> Batch:
+    def _finish(self, batch: Batch, metrics: Mapping[str, Any], header: Sequence[str] = ()) -> Batch:
         """The batch's one ledger event: what its records, now in bronze, mean."""
         total, bad = metrics["records"], metrics["bad"]
         if isinstance(batch.plan, FilePlan) and batch.plan.max_records is None:
             batch.plan = batch.plan.read(total, eof=True)  # a whole file: its records are known now
-        shape = shapes.Shape.observed(self.source, metrics)
+        shape = shapes.Shape.observed(self.source, metrics, header)
         if total:
             batch.shape = shape.to_json()
             self._warn_of_a_new_shape(batch, shape)
@@ -225,8 +234,10 @@ class BatchWriter:
         name = f"{batch.batch_id}.parquet"
         with self._staging.create(name) as handle:
             pq.write_table(staged_file_records(records, batch.file_plan.file), handle)
+        # A table's records carry every column of its header, with a value or not.
+        header = next((list(r.fields) for r in records if r.fields), []) if self.source.format in HEADED_FORMATS else []
         try:
-            return self.write(batch, self.spark.read.parquet(self._staging.url_of(name)))
+            return self.write(batch, self.spark.read.parquet(self._staging.url_of(name)), header=header)
         finally:
             self._staging.remove(name)
 

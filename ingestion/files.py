@@ -140,7 +140,8 @@ def _take_back(writer: BatchWriter, plan: FilePlan) -> list[Batch]:
 
 
 def write_whole_file(writer: BatchWriter, batch: Batch, lines: LineFile) -> Batch:
-    result = writer.write(batch, staged_lines(writer.spark, writer.source, lines), lines.read_settings)
+    header = lines.csv_header[1] if lines.csv_header else ()
+    result = writer.write(batch, staged_lines(writer.spark, writer.source, lines), lines.read_settings, header)
     log.info("%s: %s", writer.source.name, result.describe())
     return result
 

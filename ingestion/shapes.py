@@ -10,7 +10,7 @@ field with a value of its type counts as its declared type; every other value is
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +62,10 @@ class Shape:
     fields: dict[str, tuple[str, ...]]
 
     @classmethod
-    def observed(cls, source: Source, values: Mapping[str, Any]) -> Shape:
+    def observed(cls, source: Source, values: Mapping[str, Any], header: Sequence[str] = ()) -> Shape:
+        """The shape of the aggregates `metrics` observed; a table's `header` (CSV, Excel) names its
+        columns even when no record of the batch has a value in one (a declared column counts as
+        its type, another as text)."""
         get = values.__getitem__
         seen: dict[str, set[str]] = {}
         for field in source.fields:
@@ -71,6 +74,9 @@ class Shape:
         for entry in (get("rescued_kinds") or "").splitlines():
             name, _, kind = entry.rpartition(":")
             seen.setdefault(name, set()).add(kind)
+        declared = {field.name: field.type for field in source.fields}
+        for column in filter(None, header):  # a column without a name holds nothing to name
+            seen.setdefault(column, {declared.get(column, "string")})
         return cls({name: tuple(sorted(types)) for name, types in sorted(seen.items())})
 
     def to_json(self) -> str:

@@ -118,6 +118,18 @@ def test_a_csv_export_that_evolves(spark, capsys):
         "the last batch against the declaration: absent: quantity, country, payment_method, status"
     )
 
+    # Columns of the header with no value in any record are columns of the batch all the same.
+    empty = _ingest_one(
+        spark, source, "day7.csv", _csv([*HEADER, "country", "loyalty_tier"], [_order(9, country="", loyalty_tier="")])
+    )
+    assert (empty.status, empty.rows_good) == ("committed", 1)
+    assert rows(spark, f"select country, loyalty_tier from {source.table} where transaction_id = 'T9'") == [
+        (None, None)
+    ]
+    shape = Shape.from_json(empty.shape)
+    assert (shape.fields["country"], shape.fields["loyalty_tier"]) == (("string",), ("string",))
+    assert shape.missing_fields(source) == ["payment_method", "status"]
+
 
 def test_a_strict_csv_quarantines_a_batch_of_another_shape(spark):
     source = replace(own_source("transactions", "strict"), declared_schema_policy="strict")

@@ -41,6 +41,19 @@ def test_a_shape_holds_declared_types_and_the_kinds_of_kept_aside_values():
     assert Shape.observed(SITES, {**unreadable, "rescued_kinds": ""}).missing_required(SITES) == []
 
 
+def test_a_header_names_the_columns_of_a_batch_even_without_values():
+    figures = {f"present__{field.name}": 0 for field in SITES.fields} | {"present__site_id": 3, "rescued_kinds": ""}
+    shape = Shape.observed(SITES, figures, header=["site_id", "latitude", "region", "operator"])
+    assert shape.fields == {
+        "latitude": ("double",),
+        "operator": ("string",),
+        "region": ("string",),
+        "site_id": ("string",),
+    }
+    assert shape.new_fields(SITES) == ["operator"]
+    assert "region" not in shape.missing_fields(SITES)
+
+
 def test_the_history_tells_what_each_batch_brought_for_the_first_time():
     usual = _observed()
     batches = [
