@@ -88,7 +88,11 @@ def _property(field) -> SchemaProperty:  # noqa: ANN001  (a declared Field)
 
 def committed(source: Source) -> OpenDataContractStandard | None:
     path = path_of(source)
-    return OpenDataContractStandard.from_string(path.read_text()) if path.exists() else None
+    return contract_of(path.read_text()) if path.exists() else None
+
+
+def contract_of(text: str) -> OpenDataContractStandard:
+    return OpenDataContractStandard.from_string(text)
 
 
 def render(source: Source) -> str:
@@ -97,15 +101,19 @@ def render(source: Source) -> str:
     before = committed(source)
     if before is None:
         return contract(source).to_yaml()
-    unchanged = contract(source, before.version)
+    unchanged = contract(source, version_of(before))
     return contract(source, next_version(before, unchanged)).to_yaml()
+
+
+def version_of(document: OpenDataContractStandard) -> str:
+    return document.version or FIRST_VERSION
 
 
 def next_version(before: OpenDataContractStandard, after: OpenDataContractStandard) -> str:
     """Semantic versioning of a contract: `after` is the declaration rendered at `before`'s version."""
     if after.to_yaml() == before.to_yaml():
-        return before.version
-    major, minor, patch = (int(part) for part in before.version.split("."))
+        return version_of(before)
+    major, minor, patch = (int(part) for part in version_of(before).split("."))
     if breaking_changes(before, after):
         return f"{major + 1}.0.0"
     if set(_fields(after)) - set(_fields(before)):
@@ -129,7 +137,7 @@ def check(source: Source) -> Check:
         return Check(source.name, [], outdated=True)
     return Check(
         source.name,
-        breaking_changes(before, contract(source, before.version)),
+        breaking_changes(before, contract(source, version_of(before))),
         outdated=path_of(source).read_text() != render(source),
     )
 

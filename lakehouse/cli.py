@@ -286,8 +286,8 @@ def cmd_contracts(args: argparse.Namespace) -> None:
             before, text = contracts.committed(source), contracts.render(source)
             if before is None or contracts.path_of(source).read_text() != text:
                 contracts.path_of(source).write_text(text)
-                after = contracts.committed(source).version
-                print(f"{source.name}: {f'{before.version} → {after}' if before else f'new, {after}'}")
+                after = contracts.version_of(contracts.contract_of(text))
+                print(f"{source.name}: {f'{contracts.version_of(before)} → {after}' if before else f'new, {after}'}")
         print(f"{len(SOURCES)} contracts (Open Data Contract Standard {contracts.API_VERSION}) in {contracts.FOLDER}")
         return
     results = [contracts.check(source) for source in SOURCES.values()]
