@@ -49,11 +49,11 @@ def lakehouse_spark_conf(settings: AppSettings) -> dict[str, str]:
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
         "spark.databricks.delta.snapshotPartitions": "2",
-        # Auto compaction when a table has 50 small files, as documented. Delta's default
-        # ("modified partitions only") asks a per-server record of which partitions it compacted;
-        # a table of before the server started is never in it, so every commit to it was
-        # followed by an OPTIMIZE rewriting its small files (+1 s per ledger event, a whole
-        # bronze batch rewritten; benchmarks/batch_cost.py).
+        # Auto compaction when a table has 50 small files, as documented. Under Delta's default
+        # ("modified partitions only", decided from a per-server record of compacted partitions),
+        # every commit to a table that existed before the server started was followed by an
+        # OPTIMIZE rewriting its small files, and so was a new table's first large batch
+        # (+1 s per ledger event; benchmarks/batch_cost.py and benchmarks/ingestion.py).
         "spark.databricks.delta.autoCompact.modifiedPartitionsOnly.enabled": "false",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
