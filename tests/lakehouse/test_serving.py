@@ -514,9 +514,10 @@ def test_every_dashboard_page_shows_gold(dashboard, chromium):
                 elif name == "health":
                     assert _metric(page, "Sources with data") == str(sources)
                     assert "Last batches" in page.content()
-                    # Drawn after the last batches, once the ledger's shapes are read.
+                    # Drawn after the last batches, once the ledger's shapes are read. The corpus's
+                    # `unknown_column.csv` gave transactions a new field today.
                     page.wait_for_selector("text=Sources whose shape changed in the last day", timeout=120_000)
-                    assert re.search(r"Sources whose shape changed in the last day: \d+", page.content())
+                    assert re.search(r"Sources whose shape changed in the last day: [1-9]", page.content())
                     tests = page.locator('[data-testid="stMetric"]', has_text="dbt tests failing").inner_text()
                     assert re.search(r"\d+ of \d+\s+\d+ warning", tests), tests
                     # drawn last, once the page's queries have answered
