@@ -8,6 +8,7 @@ The application's own settings (the services it starts, serving, alerts) extend 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,6 +43,26 @@ def env_flag(name: str, default: bool) -> bool:
             f"{name}={raw!r} is not true or false", hint=f"unset it for the default, {str(default).lower()}"
         )
     return raw in ("true", "1", "yes")
+
+
+def secret(name: str, kept_in: Path, made_once: bool) -> str:
+    """A credential: the environment variable `name`; else, when `made_once`, the file `kept_in`,
+    written with a random one the first time (readable by this account only); else empty."""
+    configured = env(name, "")
+    if configured or not made_once:
+        return configured
+    if not kept_in.exists():
+        kept_in.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        written = kept_in.with_name(f".{kept_in.name}.{os.getpid()}")
+        with os.fdopen(os.open(written, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+        try:
+            os.link(written, kept_in)  # whole, and only if no other process made it first
+        except FileExistsError:
+            pass
+        finally:
+            written.unlink()
+    return kept_in.read_text().strip()
 
 
 def env_choice(name: str, choices: tuple[str, ...]) -> str:
@@ -83,11 +104,20 @@ class Settings:
     spark_host: str
     connect_port: int
     """Spark Connect, through which the ingestion writes."""
+    spark_token: str
+    """The Spark server's credential: Spark Connect's bearer token, and the password of the service
+    user `lakehouse` on Thrift. Empty: both doors open (local mode's default). Cluster mode always
+    has one: LAKEHOUSE_SPARK_TOKEN, else one made once in the data home's `secrets/`."""
     postgres_port: int
     """The PostgreSQL the project starts under the data home; cluster mode keeps the metastore there."""
+    postgres_password: str
+    """The password of that PostgreSQL's superuser, checked with SCRAM when set (as `spark_token`:
+    LAKEHOUSE_POSTGRES_PASSWORD, else made once in cluster mode; empty: trust on 127.0.0.1)."""
     spark_metastore_url: str
     metastore_user: str
-    """The metastore database's user (a PostgreSQL metastore; the project's own has no password)."""
+    metastore_password: str
+    """The metastore database's user and password (a PostgreSQL metastore; by default the project's own
+    PostgreSQL's superuser)."""
     hdfs_port: int
     """The NameNode's RPC port (`hdfs://127.0.0.1:<port>/` in cluster mode)."""
     hdfs_http_port: int
@@ -130,6 +160,11 @@ class Settings:
         return f"sc://{self.spark_host}:{self.connect_port}"
 
     @property
+    def secrets_dir(self) -> Path:
+        """Credentials made by the project (cluster mode), readable by this account only."""
+        return self.home / "secrets"
+
+    @property
     def run_dir(self) -> Path:
         return self.home / "run"
 
@@ -140,6 +175,7 @@ def library_settings_from_environment() -> dict:
     cluster = mode == "cluster"
     home = Path(env("LAKEHOUSE_HOME", str(PROJECT_ROOT / ".lakehouse"))).resolve()
     postgres_port = env_number("LAKEHOUSE_POSTGRES_PORT", 5433)
+    postgres_password = secret("LAKEHOUSE_POSTGRES_PASSWORD", home / "secrets" / "postgres.password", made_once=cluster)
     hdfs_port = env_number("LAKEHOUSE_HDFS_PORT", 8020)
     derby = f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true"
     # Cluster mode keeps every file on HDFS; local mode under the data home.
@@ -157,12 +193,15 @@ def library_settings_from_environment() -> dict:
         kafka_password=env("LAKEHOUSE_KAFKA_PASSWORD", ""),
         spark_host=env("LAKEHOUSE_SPARK_HOST", "127.0.0.1"),
         connect_port=env_number("LAKEHOUSE_CONNECT_PORT", 15002),
+        spark_token=secret("LAKEHOUSE_SPARK_TOKEN", home / "secrets" / "spark.token", made_once=cluster),
         postgres_port=postgres_port,
+        postgres_password=postgres_password,
         spark_metastore_url=env(
             "LAKEHOUSE_METASTORE_URL",
             f"jdbc:postgresql://127.0.0.1:{postgres_port}/metastore" if cluster else derby,
         ),
         metastore_user=env("LAKEHOUSE_METASTORE_USER", "lakehouse"),
+        metastore_password=env("LAKEHOUSE_METASTORE_PASSWORD", postgres_password),
         hdfs_port=hdfs_port,
         hdfs_http_port=env_number("LAKEHOUSE_HDFS_HTTP_PORT", 9870),
         spark_warehouse=env("LAKEHOUSE_SPARK_WAREHOUSE", f"{files}/warehouse"),

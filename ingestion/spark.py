@@ -42,8 +42,19 @@ def connect(url: str | None = None) -> ConnectSession:
                 f"the Spark server is unreachable at {url}; nothing was written",
                 hint="start it with `lakehouse up` (or `make up`), or set LAKEHOUSE_SPARK_HOST/LAKEHOUSE_CONNECT_PORT",
             )
-        session = _sessions[url] = SparkSession.builder.remote(url).create()
+        session = _sessions[url] = SparkSession.builder.remote(with_token(url, settings().spark_token)).create()
         return session
+
+
+def with_token(url: str, token: str) -> str:
+    """`url` carrying the server's bearer token. PySpark sends a token only over TLS or to the host
+    named `localhost` (gRPC's local credentials, which check that the peer is this machine): a
+    loopback address is named so. A remote server with a token needs TLS in front of it."""
+    if not token:
+        return url
+    address = urlparse(url.replace("sc://", "http://", 1))
+    host = "localhost" if address.hostname in ("127.0.0.1", "::1", "localhost") else address.hostname
+    return f"sc://{host}:{address.port or 15002}/;token={token}"
 
 
 def parallelism(spark: SparkSession) -> int:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -390,7 +391,19 @@ def where_to_look(s) -> str:
         f"  metrics:        http://127.0.0.1:{s.api_port}/metrics   (Prometheus, while `make api` runs)\n"
         f"  Spark UI:       http://{s.spark_host}:{s.spark_ui_port}\n"
         f"  data home:      {s.home}\n"
+        f"{credentials(s)}"
         "  stop it all:    make down"
+    )
+
+
+def credentials(s) -> str:
+    """Where the doors' credentials are, when the doors have any (never the credentials themselves)."""
+    if not (s.spark_token or s.postgres_password):
+        return ""
+    return (
+        "  credentials:    LAKEHOUSE_SPARK_TOKEN (Spark Connect's token, and Thrift user `lakehouse`'s password) and\n"
+        "                  LAKEHOUSE_POSTGRES_PASSWORD (PostgreSQL user `lakehouse`), else the files\n"
+        f"                  spark.token and postgres.password in {s.secrets_dir}\n"
     )
 
 
@@ -519,7 +532,13 @@ def cmd_sql(args: argparse.Namespace) -> None:
     if args.execute:
         argv += ["-e", args.execute]
     env = {**os.environ, "SPARK_HOME": str(spark_home())}
-    raise SystemExit(subprocess.run(argv, env=env).returncode)
+    if not s.spark_token:
+        raise SystemExit(subprocess.run(argv, env=env).returncode)
+    # The service user's password from a file of this account's only (`-w`): `-p` would show in `ps`.
+    with tempfile.NamedTemporaryFile("w", prefix="beeline-") as password:
+        password.write(s.spark_token)
+        password.flush()
+        raise SystemExit(subprocess.run([*argv, "-w", password.name], env=env).returncode)
 
 
 def cmd_ui(args: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ environment once, with local defaults; the application asks `settings()` here, n
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -140,6 +141,15 @@ POSTGRES_URL_VARIABLE = "LAKEHOUSE_POSTGRES_URL"
 
 @cache
 def settings() -> AppSettings:
+    loaded = _settings_from_environment()
+    if loaded.spark_token:
+        # profiles.yml reads only the environment: the Spark server's credential, when the project
+        # made it, reaches dbt (run here, in a subprocess or by Dagster) this way.
+        os.environ.setdefault("LAKEHOUSE_SPARK_TOKEN", loaded.spark_token)
+    return loaded
+
+
+def _settings_from_environment() -> AppSettings:
     library = library_settings_from_environment()
     cluster = library["mode"] == "cluster"
     s3_port = env_number("LAKEHOUSE_S3_PORT", 8333)

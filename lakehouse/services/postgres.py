@@ -1,20 +1,29 @@
 """PostgreSQL from Debian's package, run by the project under the data home.
 
-It receives the published gold tables and the batch ledger (`lakehouse publish`). TCP on
-127.0.0.1 only (no Unix socket), password-less for local clients, its data kept across restarts
-in `$LAKEHOUSE_HOME/postgres`. PostgreSQL refuses to run as root: as root the project runs it as
-the `postgres` user the Debian package creates.
+It receives the published gold tables and the batch ledger (`lakehouse publish`), and holds the
+Hive metastore in cluster mode. TCP on 127.0.0.1 only, its data kept across restarts in
+`$LAKEHOUSE_HOME/postgres`. With a superuser password (LAKEHOUSE_POSTGRES_PASSWORD; cluster mode
+makes one), every TCP client logs in with SCRAM; without one, local clients are trusted. The
+project itself also reaches the server through a Unix socket in a folder only the server's account
+may enter, which is how the password is set at each start, whatever the database was created with.
+PostgreSQL refuses to run as root: as root the project runs it as the `postgres` user the Debian
+package creates.
 """
 
 from __future__ import annotations
 
+import base64
 import glob
+import hashlib
+import hmac
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 from ingestion.errors import LakehouseError
 from ingestion.network import Port
@@ -42,7 +51,28 @@ def postgres_bin() -> Path:
 
 
 def local_url(settings, database: str = DATABASE) -> str:
-    return f"postgresql://{SUPERUSER}@127.0.0.1:{settings.postgres_port}/{database}"
+    login = f"{SUPERUSER}:{quote(settings.postgres_password, safe='')}" if settings.postgres_password else SUPERUSER
+    return f"postgresql://{login}@127.0.0.1:{settings.postgres_port}/{database}"
+
+
+def scram_verifier(password: str, iterations: int = 4096, salt: bytes | None = None) -> str:
+    """What PostgreSQL stores for a SCRAM-SHA-256 password (RFC 5802, as `password_encryption`
+    computes it): given to `ALTER ROLE … PASSWORD`, the password itself never reaches the server."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+    encode = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{encode(salt)}${encode(stored_key)}:{encode(server_key)}"
+
+
+def verifier_matches(password: str, stored: str | None) -> bool:
+    try:
+        iterations, salt = stored.split("$")[1].split(":") if stored else ("", "")
+        return hmac.compare_digest(scram_verifier(password, int(iterations), base64.b64decode(salt)), stored or "")
+    except (ValueError, IndexError):
+        return False
 
 
 class PostgresServer(Service):
@@ -70,10 +100,33 @@ class PostgresServer(Service):
     def ports(self) -> list[Port]:
         return [Port("postgres", "127.0.0.1", self.settings.postgres_port)]
 
+    @property
+    def _socket_dir(self) -> Path:
+        return self.settings.postgres_dir / "socket"
+
     def prepare(self) -> None:
         binaries = postgres_bin()
-        if (self._data_dir / "PG_VERSION").exists():
-            return
+        if not (self._data_dir / "PG_VERSION").exists():
+            self._create_cluster(binaries)
+        self._socket_dir.mkdir(mode=0o700, exist_ok=True)
+        if self._run_as:
+            account = pwd.getpwnam(self._run_as)
+            os.chown(self._socket_dir, account.pw_uid, account.pw_gid)
+        socket = self._socket_dir / f".s.PGSQL.{self.settings.postgres_port}"
+        if len(str(socket)) > 107:
+            raise LakehouseError(
+                f"the path of PostgreSQL's socket is longer than Unix allows: {socket}",
+                hint="set LAKEHOUSE_HOME to a shorter path",
+            )
+        tcp = "scram-sha-256" if self.settings.postgres_password else "trust"
+        (self._data_dir / "pg_hba.conf").write_text(
+            "# Written by the project at each start (lakehouse/services/postgres.py).\n"
+            "# The socket's folder admits the server's own account only: the project sets passwords there.\n"
+            "local all all trust\n"
+            f"host all all 127.0.0.1/32 {tcp}\n"
+        )
+
+    def _create_cluster(self, binaries: Path) -> None:
         self._data_dir.mkdir(parents=True, exist_ok=True)
         if self._run_as:
             account = pwd.getpwnam(self._run_as)
@@ -119,7 +172,11 @@ class PostgresServer(Service):
                     "-p",
                     str(self.settings.postgres_port),
                     "-c",
-                    "unix_socket_directories=",
+                    f"unix_socket_directories={self._socket_dir}",
+                    "-c",
+                    "unix_socket_permissions=0700",
+                    "-c",
+                    "password_encryption=scram-sha-256",
                     "-c",
                     f"lakehouse.service={self.marker}",
                 ]
@@ -140,7 +197,15 @@ class PostgresServer(Service):
         import psycopg
 
         try:
-            with psycopg.connect(local_url(self.settings, "postgres"), connect_timeout=5, autocommit=True) as db:
+            with psycopg.connect(
+                host=str(self._socket_dir),
+                port=self.settings.postgres_port,
+                user=SUPERUSER,
+                dbname="postgres",
+                connect_timeout=5,
+                autocommit=True,
+            ) as db:
+                self._set_password(db)
                 for database in self._databases():
                     exists = db.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
                     if not exists:
@@ -148,3 +213,14 @@ class PostgresServer(Service):
             return True
         except psycopg.OperationalError:
             return False
+
+    def _set_password(self, db) -> None:
+        """The superuser's password as configured (TCP clients log in with it when it is set)."""
+        from psycopg import sql
+
+        password = self.settings.postgres_password
+        if not password:
+            return
+        (stored,) = db.execute("select rolpassword from pg_authid where rolname = %s", (SUPERUSER,)).fetchone()
+        if not verifier_matches(password, stored):
+            db.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(SUPERUSER), scram_verifier(password)))

@@ -14,6 +14,7 @@ from ingestion.network import Port
 from lakehouse.services.jars import ensure_jars, s3a_bundle, spark_server_bundle
 from lakehouse.services.seaweedfs import s3a_conf
 from lakehouse.services.service import Service
+from lakehouse.services.thrift_login import LOGIN_CLASS, compiled_login
 from lakehouse.settings import AppSettings
 
 _LOG4J2 = """rootLogger.level = warn
@@ -107,6 +108,9 @@ class SparkServer(Service):
         self._jars = ensure_jars(spark_server_bundle(self.settings), self.settings)
         if self.settings.spark_warehouse.startswith("s3a://"):
             self._jars += ensure_jars(s3a_bundle(), self.settings)
+        self._class_path = [str(jar) for jar in self._jars]
+        if self.settings.spark_token:
+            self._class_path.append(str(compiled_login(self.settings, spark_home() / "jars")))
         self._conf_dir.mkdir(parents=True, exist_ok=True)
         (self._conf_dir / "log4j2.properties").write_text(_LOG4J2)
         (self.settings.home / "metastore").mkdir(parents=True, exist_ok=True)
@@ -124,6 +128,7 @@ class SparkServer(Service):
                 f"-Dlakehouse.service={self.marker}",
                 f"-Dderby.system.home={s.home / 'metastore'}",
                 f"-Djava.io.tmpdir={s.tmp_dir}",
+                f"-Dlakehouse.users.file={s.users_file}",
                 "-XX:-UsePerfData",
             ]
         )
@@ -152,6 +157,13 @@ class SparkServer(Service):
             "hive.server2.thrift.port": str(s.thrift_port),
             **{key: str(folder) for key, folder in self._hive_dirs().items()},
         }
+        if s.spark_token:
+            # Thrift admits the service user and the users file's admins (thrift_login/); Spark
+            # Connect, a bearer of the token, read by both from the environment.
+            hive_conf |= {
+                "hive.server2.authentication": "CUSTOM",
+                "hive.server2.custom.authentication.class": LOGIN_CLASS,
+            }
         argv = [
             str(spark_home() / "bin" / "spark-submit"),
             "--class",
@@ -167,7 +179,7 @@ class SparkServer(Service):
             # Thrift sessions resolve data sources through the system class loader, which
             # does not see --jars; Delta must be on the driver's class path as well.
             "--driver-class-path",
-            ":".join(str(jar) for jar in self._jars),
+            ":".join(self._class_path),
         ]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
@@ -180,4 +192,16 @@ class SparkServer(Service):
             "SPARK_LOCAL_IP": host,
             "SPARK_LOG_DIR": str(s.logs_dir),
         }
+        if s.spark_token:
+            env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = s.spark_token
+        if s.metastore_in_postgres and s.metastore_password:
+            # In a file of this account's only, not on the command line that `ps` shows.
+            argv[1:1] = ["--properties-file", str(self._secret_properties(s.metastore_password))]
         return argv, env
+
+    def _secret_properties(self, metastore_password: str) -> Path:
+        path = self._conf_dir / "secret.properties"
+        path.touch(mode=0o600)
+        escaped = metastore_password.replace("\\", "\\\\")  # a Java properties file's one escape in a value
+        path.write_text(f"spark.hadoop.javax.jdo.option.ConnectionPassword={escaped}\n")
+        return path

@@ -2,7 +2,8 @@
 with two workers running the lakehouse server's executors, the Hive metastore in PostgreSQL and HDFS
 (NameNode and DataNode) holding the warehouse, the landing zone and the staging area, all started by
 `lakehouse up` under `.lakehouse/cluster` (ports +500) and stopped at the end, also on failure;
-the brokers let clients in with SASL/PLAIN only, as a secured cluster would.
+the brokers let clients in with SASL/PLAIN only, as a secured cluster would, and every other door
+(Spark Connect, Thrift, PostgreSQL) asks for the credentials `lakehouse up` made in the data home.
 The same pipeline on the built lakehouse's input gives the same gold; Dagster, rollback, replay and
 Thrift work there unchanged; a broker and a worker killed during an ingestion lose and duplicate
 nothing.
@@ -123,11 +124,30 @@ def _hdfs(path: str) -> list[str]:
 HDFS = f"hdfs://127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_HDFS_PORT']}"
 
 
+def _secret(name: str) -> str:
+    """A credential `lakehouse up` made for this cluster (none is given in its environment)."""
+    return (HOME / "secrets" / name).read_text().strip()
+
+
+def _postgres_url(database: str, login: str = "lakehouse", password: str | None = None) -> str:
+    password = _secret("postgres.password") if password is None else password
+    return f"postgresql://{login}:{password}@127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_POSTGRES_PORT']}/{database}"
+
+
+def _thrift(user: str | None = None, password: str | None = None):
+    """A Thrift connection as `user` (none: an anonymous client, as beeline without -n)."""
+    from pyhive import hive
+
+    port = int(CLUSTER_ENV["LAKEHOUSE_THRIFT_PORT"])
+    if user is None:
+        return hive.connect("127.0.0.1", port=port)
+    return hive.connect("127.0.0.1", port=port, username=user, password=password, auth="CUSTOM")
+
+
 def _metastore(sql: str) -> list[tuple]:
     import psycopg
 
-    metastore = f"postgresql://lakehouse@127.0.0.1:{CLUSTER_ENV['LAKEHOUSE_POSTGRES_PORT']}/metastore"
-    with psycopg.connect(metastore) as db:
+    with psycopg.connect(_postgres_url("metastore")) as db:
         return db.execute(sql).fetchall()
 
 
@@ -264,12 +284,81 @@ def test_dagster_rollback_replay_and_thrift_work_unchanged_on_hdfs(cluster, tmp_
     assert replay.returncode == 0, replay.stderr
     assert [(s, n) for _, s, n in landed()] == [("rolled_back", 0), ("committed", methods)]
 
-    from pyhive import hive
-
-    with hive.connect("127.0.0.1", port=int(CLUSTER_ENV["LAKEHOUSE_THRIFT_PORT"])) as thrift:
+    with _thrift("lakehouse", _secret("spark.token")) as thrift:
         cursor = thrift.cursor()
         cursor.execute("select count(*) from bronze.water_methods where _source_file = 'methods_2.xlsx'")
         assert cursor.fetchone() == (methods,)
+
+
+def test_every_door_refuses_anonymous_and_wrong_credentials_and_keeps_each_login_to_its_scope(cluster):
+    """Spark Connect wants the server's token; Thrift its service user (the token as password) or an
+    admin of the users file; PostgreSQL a SCRAM password. Kafka's SASL is tested above."""
+    import psycopg
+    from thrift.transport.TTransport import TTransportException
+
+    from lakehouse.serving.access import add_user
+
+    for name in ("spark.token", "postgres.password"):
+        assert (HOME / "secrets" / name).stat().st_mode & 0o777 == 0o600
+    token = _secret("spark.token")
+
+    # Spark Connect
+    port = CLUSTER_ENV["LAKEHOUSE_CONNECT_PORT"]
+    refusals = _query(
+        CLUSTER_ENV,
+        "from pyspark.sql import SparkSession\n"
+        "def attempt(url):\n"
+        "    try:\n"
+        "        return SparkSession.builder.remote(url).create().range(3).count()\n"
+        "    except Exception as error:\n"
+        "        return str(error)\n"
+        f"result = [attempt('sc://127.0.0.1:{port}'), attempt('sc://localhost:{port}/;token=wrong'), spark.range(7).count()]",
+    )
+    assert "No authentication token provided" in refusals[0]
+    assert "Invalid authentication token" in refusals[1]
+    assert refusals[2] == 7  # the project's own client, with the token it made
+
+    # Thrift
+    users = Path(CLUSTER_ENV["LAKEHOUSE_USERS_FILE"])
+    add_user("ada", "admin", "ada-secret-1", users)
+    add_user("vera", "viewer", "vera-secret-1", users)
+    for user, password in ((None, None), ("lakehouse", "wrong"), ("ada", "vera-secret-1"), ("vera", "vera-secret-1")):
+        with pytest.raises(TTransportException, match="Error validating the login"):
+            _thrift(user, password)
+    log = (HOME / "logs" / "spark.log").read_text()
+    assert "Thrift login refused: vera (viewer) may not use Thrift: SQL on the warehouse is for admins" in log
+    assert "Thrift login refused: unknown user or wrong password: ada" in log
+    for user, password in (("lakehouse", token), ("ada", "ada-secret-1")):
+        with _thrift(user, password) as thrift:
+            cursor = thrift.cursor()
+            cursor.execute("select count(*) from bronze.ingestion_batch_events")
+            (events,) = cursor.fetchone()
+            assert events == _query(CLUSTER_ENV, "result = spark.table('bronze.ingestion_batch_events').count()")
+
+    # PostgreSQL
+    if not _query(CLUSTER_ENV, "result = spark.catalog.tableExists('gold.agg_spend_by_customer')"):
+        assert cluster_cli("build").returncode == 0  # run alone: gold as the pipeline's test leaves it
+    published = cluster_cli("publish")
+    assert published.returncode == 0, published.stdout[-3000:] + published.stderr[-3000:]
+    for url in (_postgres_url("lakehouse", password=""), _postgres_url("lakehouse", password="wrong")):
+        with pytest.raises(psycopg.OperationalError, match="no password supplied|password authentication failed"):
+            psycopg.connect(url.replace("lakehouse:@", "lakehouse@"), connect_timeout=10)
+    with psycopg.connect(_postgres_url("lakehouse"), autocommit=True) as db:
+        db.execute("drop role if exists vera_pg")
+        db.execute("create role vera_pg login password 'vera-pg-secret' in role lakehouse_viewer")
+        (customers,) = db.execute("select count(*) from gold.agg_spend_by_customer").fetchone()
+        (names,) = db.execute("select count(distinct customer_name) from gold.agg_spend_by_customer").fetchone()
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(_postgres_url("lakehouse", "vera_pg", "wrong"), connect_timeout=10)
+    with psycopg.connect(_postgres_url("lakehouse", "vera_pg", "vera-pg-secret"), autocommit=True) as db:
+        seen = db.execute(
+            "select count(*), count(distinct customer_name), bool_and(customer_name like 'masked:%') "
+            "from gold_masked.agg_spend_by_customer"
+        ).fetchone()
+        assert seen == (customers, names, True if customers else None)
+        for table in ("gold.agg_spend_by_customer", "bronze.ingestion_batches"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                db.execute(f"select count(*) from {table}")
 
 
 def test_a_broker_and_a_worker_lost_during_an_ingestion_lose_and_duplicate_nothing(cluster):
