@@ -41,9 +41,13 @@ def source_lock(source: Source) -> Iterator[None]:
 
 
 def metastore_conninfo() -> str:
-    """libpq's form of the metastore's JDBC URL (jdbc:postgresql://host:port/database)."""
-    url = urlparse(settings().spark_metastore_url.removeprefix("jdbc:"))
-    return f"host={url.hostname} port={url.port or 5432} dbname={url.path.lstrip('/')} user={settings().metastore_user}"
+    """libpq's form of the metastore's JDBC URL (jdbc:postgresql://host:port/database), with its login."""
+    from psycopg.conninfo import make_conninfo
+
+    s = settings()
+    url = urlparse(s.spark_metastore_url.removeprefix("jdbc:"))
+    login = {"user": s.metastore_user} | ({"password": s.metastore_password} if s.metastore_password else {})
+    return make_conninfo(host=url.hostname, port=url.port or 5432, dbname=url.path.lstrip("/"), **login)
 
 
 @contextmanager

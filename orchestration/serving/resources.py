@@ -18,5 +18,6 @@ class PostgresResource(ConfigurableResource):
 
 def postgres_resource() -> PostgresResource:
     # An EnvVar, not its value: the URL may hold a password, and Dagster's UI shows only the
-    # variable's name. Unset, the project's own server (which has no password) is the target.
+    # variable's name. Unset, the project's own server is the target, its password (cluster mode)
+    # read from the settings when publishing, never part of the resource's configuration.
     return PostgresResource(database_url=EnvVar(POSTGRES_URL_VARIABLE) if settings().postgres_url else "")

@@ -290,10 +290,12 @@ def test_dagster_rollback_replay_and_thrift_work_unchanged_on_hdfs(cluster, tmp_
         assert cursor.fetchone() == (methods,)
 
 
-def test_every_door_refuses_anonymous_and_wrong_credentials_and_keeps_each_login_to_its_scope(cluster):
-    """Spark Connect wants the server's token; Thrift its service user (the token as password) or an
-    admin of the users file; PostgreSQL a SCRAM password. Kafka's SASL is tested above."""
+def test_every_door_refuses_anonymous_and_wrong_credentials_and_keeps_each_login_to_its_scope(cluster, caplog):
+    """Kafka wants its SASL user; Spark Connect the server's token; Thrift its service user (the
+    token as password) or an admin of the users file; PostgreSQL a SCRAM password."""
     import psycopg
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaTimeoutError
     from thrift.transport.TTransport import TTransportException
 
     from lakehouse.serving.access import add_user
@@ -301,6 +303,14 @@ def test_every_door_refuses_anonymous_and_wrong_credentials_and_keeps_each_login
     for name in ("spark.token", "postgres.password"):
         assert (HOME / "secrets" / name).stat().st_mode & 0o777 == 0o600
     token = _secret("spark.token")
+
+    # Kafka (the SASL user of the whole pipeline is admitted in every test above)
+    wrong = {**KAFKA_LOGIN, "sasl_plain_password": "wrong"}
+    for login in ({}, wrong):
+        with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
+            KafkaAdminClient(bootstrap_servers=BOOTSTRAP, bootstrap_timeout_ms=5000, **login)
+    assert "Authentication failed: Invalid username or password" in caplog.text
+    assert "during SASL handshake" in (HOME / "logs" / "kafka-1.log").read_text()  # the anonymous client
 
     # Spark Connect
     port = CLUSTER_ENV["LAKEHOUSE_CONNECT_PORT"]
