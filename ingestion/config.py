@@ -175,7 +175,8 @@ def library_settings_from_environment() -> dict:
     cluster = mode == "cluster"
     home = Path(env("LAKEHOUSE_HOME", str(PROJECT_ROOT / ".lakehouse"))).resolve()
     postgres_port = env_number("LAKEHOUSE_POSTGRES_PORT", 5433)
-    postgres_password = secret("LAKEHOUSE_POSTGRES_PASSWORD", home / "secrets" / "postgres.password", made_once=cluster)
+    secrets_dir = home / "secrets"  # Settings.secrets_dir
+    postgres_password = secret("LAKEHOUSE_POSTGRES_PASSWORD", secrets_dir / "postgres.password", made_once=cluster)
     hdfs_port = env_number("LAKEHOUSE_HDFS_PORT", 8020)
     derby = f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true"
     # Cluster mode keeps every file on HDFS; local mode under the data home.
@@ -193,7 +194,7 @@ def library_settings_from_environment() -> dict:
         kafka_password=env("LAKEHOUSE_KAFKA_PASSWORD", ""),
         spark_host=env("LAKEHOUSE_SPARK_HOST", "127.0.0.1"),
         connect_port=env_number("LAKEHOUSE_CONNECT_PORT", 15002),
-        spark_token=secret("LAKEHOUSE_SPARK_TOKEN", home / "secrets" / "spark.token", made_once=cluster),
+        spark_token=secret("LAKEHOUSE_SPARK_TOKEN", secrets_dir / "spark.token", made_once=cluster),
         postgres_port=postgres_port,
         postgres_password=postgres_password,
         spark_metastore_url=env(

@@ -60,17 +60,19 @@ def scram_verifier(password: str, iterations: int = 4096, salt: bytes | None = N
     computes it): given to `ALTER ROLE … PASSWORD`, the password itself never reaches the server."""
     salt = salt if salt is not None else secrets.token_bytes(16)
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
     server_key = hmac.digest(salted, b"Server Key", "sha256")
-    stored_key = hashlib.sha256(client_key).digest()
-    encode = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{encode(salt)}${encode(stored_key)}:{encode(server_key)}"
+    salt64, stored64, server64 = (base64.b64encode(raw).decode() for raw in (salt, stored_key, server_key))
+    return f"SCRAM-SHA-256${iterations}:{salt64}${stored64}:{server64}"
 
 
 def verifier_matches(password: str, stored: str | None) -> bool:
+    """Whether `stored` (a role's verifier, or None) is `password`'s, computed again with its salt."""
+    if not stored:
+        return False
     try:
-        iterations, salt = stored.split("$")[1].split(":") if stored else ("", "")
-        return hmac.compare_digest(scram_verifier(password, int(iterations), base64.b64decode(salt)), stored or "")
+        iterations, salt = stored.split("$")[1].split(":")
+        return hmac.compare_digest(scram_verifier(password, int(iterations), base64.b64decode(salt)), stored)
     except (ValueError, IndexError):
         return False
 

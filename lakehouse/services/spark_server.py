@@ -108,9 +108,6 @@ class SparkServer(Service):
         self._jars = ensure_jars(spark_server_bundle(self.settings), self.settings)
         if self.settings.spark_warehouse.startswith("s3a://"):
             self._jars += ensure_jars(s3a_bundle(), self.settings)
-        self._class_path = [str(jar) for jar in self._jars]
-        if self.settings.spark_token:
-            self._class_path.append(str(compiled_login(self.settings, spark_home() / "jars")))
         self._conf_dir.mkdir(parents=True, exist_ok=True)
         (self._conf_dir / "log4j2.properties").write_text(_LOG4J2)
         (self.settings.home / "metastore").mkdir(parents=True, exist_ok=True)
@@ -157,9 +154,11 @@ class SparkServer(Service):
             "hive.server2.thrift.port": str(s.thrift_port),
             **{key: str(folder) for key, folder in self._hive_dirs().items()},
         }
+        class_path = [str(jar) for jar in self._jars]
         if s.spark_token:
             # Thrift admits the service user and the users file's admins (thrift_login/); Spark
             # Connect, a bearer of the token, read by both from the environment.
+            class_path.append(str(compiled_login(s, java, spark_home() / "jars")))
             hive_conf |= {
                 "hive.server2.authentication": "CUSTOM",
                 "hive.server2.custom.authentication.class": LOGIN_CLASS,
@@ -179,7 +178,7 @@ class SparkServer(Service):
             # Thrift sessions resolve data sources through the system class loader, which
             # does not see --jars; Delta must be on the driver's class path as well.
             "--driver-class-path",
-            ":".join(self._class_path),
+            ":".join(class_path),
         ]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]

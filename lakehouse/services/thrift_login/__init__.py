@@ -8,7 +8,6 @@ that Thrift, the API and the dashboard know the same users.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,18 +19,18 @@ LOGIN_CLASS = "lakehouse.LakehouseLogin"
 SOURCE = Path(__file__).with_name("LakehouseLogin.java")
 
 
-def javac() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    found = str(Path(java_home) / "bin" / "javac") if java_home else shutil.which("javac")
-    if not found or not Path(found).exists():
+def javac(java: str) -> str:
+    """The compiler of the JDK whose `java` runs the server, so that the class suits that runtime."""
+    found = Path(java).resolve().with_name("javac")
+    if not found.exists():
         raise LakehouseError(
-            "the Thrift server's login needs a JDK (no `javac` beside JAVA_HOME or on PATH)",
-            hint="install a JDK 17 or newer (Debian: openjdk-17-jdk-headless)",
+            f"the Thrift server's login is compiled with a JDK's javac, and none is beside {java}",
+            hint="install a JDK 17 or newer (Debian: openjdk-17-jdk-headless) and point JAVA_HOME at it",
         )
-    return found
+    return str(found)
 
 
-def compiled_login(settings: AppSettings, spark_jars: Path) -> Path:
+def compiled_login(settings: AppSettings, java: str, spark_jars: Path) -> Path:
     """The folder of the compiled class (for the server's class path), compiled against Spark's
     jars when missing."""
     version = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
@@ -42,7 +41,7 @@ def compiled_login(settings: AppSettings, spark_jars: Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     result = subprocess.run(
-        [javac(), "-nowarn", "-d", str(partial), "-cp", str(spark_jars / "*"), str(SOURCE)],
+        [javac(java), "-nowarn", "-d", str(partial), "-cp", str(spark_jars / "*"), str(SOURCE)],
         capture_output=True,
         text=True,
     )
