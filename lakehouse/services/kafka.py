@@ -25,6 +25,8 @@ logger.org.name = org.apache.kafka
 logger.org.level = warn
 logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = info
+logger.authentication.name = org.apache.kafka.common.network.Selector
+logger.authentication.level = info
 """
 
 
