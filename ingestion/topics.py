@@ -117,6 +117,10 @@ def kafka_messages(spark: SparkSession, plan: KafkaPlan) -> DataFrame:
         .option("assign", json.dumps({topic: [r.partition for r in plan.ranges]}))
         .options(**{name: json.dumps(value) for name, value in offsets.items()})
         .option("failOnDataLoss", "true")
+        # A task's consumer also fetches where its range ends, at the log's end when the batch read
+        # all there was; the broker holds such a fetch `fetch.max.wait.ms` (500 ms by default) for
+        # data that a bounded read never uses: half a second per partition of every micro-batch.
+        .option("kafka.fetch.max.wait.ms", "10")
         .load()
     )
     value = F.col("value").cast("string")
