@@ -3,8 +3,10 @@
 import gzip
 import json
 import random
+from dataclasses import dataclass
 
-from dagster import AssetKey, DagsterInstance
+import pytest
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from ingestion.api import Options, ingest
 from ingestion.sources import get_source
@@ -15,19 +17,39 @@ from orchestration.transform.project import dbt_project
 from tests.conftest import land, rows
 
 
-def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_server, spark):
+@dataclass(frozen=True)
+class BuiltByDagster:
+    result: ExecuteInProcessResult
+    lines: list[str]
+    """The server log lines landed before the build."""
+    recorded: tuple[int, int]
+    """(models, tests) of the build as `ops.dbt_builds` recorded it."""
+
+
+@pytest.fixture(scope="module")
+def built_by_dagster(kafka, spark_server, spark) -> BuiltByDagster:
+    """`build_everything` on landed files and produced sales: every model and check, whatever the
+    builds of the suites before this one recorded. Both tests need the warehouse it builds."""
     rng = random.Random(21)
     lines = list(sample_data.server_logs(rng, 400))
     land("server_logs", "dagster_access.log", "\n".join(lines) + "\n")
     land("server_logs", "dagster_truncated.log.gz", gzip.compress("\n".join(lines).encode())[:500])
     produce("sales", (sample_data.encode(m) for m in sample_data.sales(rng, 400)), progress=False)
 
-    # Every model and check, whatever the builds of the suites before this one recorded.
     everything = {"ops": {"lakehouse_dbt_models": {"config": {"only_what_changed": False}}}}
     result = defs.resolve_job_def("build_everything").execute_in_process(
         run_config=everything, instance=DagsterInstance.ephemeral()
     )
+    ((models, tests),) = rows(
+        spark,
+        "select models, tests from ops.dbt_builds where via = 'dagster' and command = 'build' "
+        "order by finished_at desc limit 1",
+    )
+    return BuiltByDagster(result, lines, (models, tests))
 
+
+def test_build_everything_produces_gold_rows_and_passing_checks(built_by_dagster, spark):
+    result, lines = built_by_dagster.result, built_by_dagster.lines
     assert result.success
     materialized = {event.asset_key: event for event in result.get_asset_materialization_events()}
     logs = materialized[AssetKey(["bronze", "server_logs"])].materialization.metadata
@@ -65,16 +87,12 @@ def test_build_everything_produces_gold_rows_and_passing_checks(kafka, spark_ser
     ]
 
     # The run's dbt build and each of its nodes are in `ops`, as the CLI's are (alerts and the operations page).
-    ((models, tests),) = rows(
-        spark,
-        "select models, tests from ops.dbt_builds where via = 'dagster' and command = 'build' "
-        "order by finished_at desc limit 1",
-    )
+    models, tests = built_by_dagster.recorded
     built_models = [e for e in materialized if e.path[0] in ("staging", "silver", "gold")]
     assert models == len(built_models) > 20 and tests > 40
 
 
-def test_rollback_and_replay_job_restores_bronze_and_rebuilds_downstream(spark_server, spark):
+def test_rollback_and_replay_job_restores_bronze_and_rebuilds_downstream(built_by_dagster, spark):
     land("server_logs", "dagster_rollback.log", "\n".join(sample_data.server_logs(random.Random(22), 50)) + "\n")
     batches = ingest(spark, get_source("server_logs"), Options(settle_seconds=0))
     ((batch_id, rows_good),) = [(b.batch_id, b.rows_good) for b in batches if b.plan.file == "dagster_rollback.log"]
